@@ -1,0 +1,178 @@
+// brook::Journal: a producer node's durable, partitioned log in LMDB.
+//
+// A journal is one LMDB environment in one directory. It holds topics; each
+// topic has a fixed number of partitions; each partition is an append-only log
+// of records with dense offsets from 0 that are never reused, even after
+// retention removed old records. Every stored record carries a CRC-32C of its
+// bytes, checked whenever it is read: a mismatch is DataLoss, never data.
+//
+// The journal also carries the producer's identity: a random 128-bit producer
+// id created with the journal (a wiped journal is a new producer) and an epoch
+// bumped and synced at every open (a tail undone by a power loss in a weak
+// durability mode is detectable by consumers: same id, new epoch, lower high
+// watermark).
+//
+// Appends go through one writer thread that does group commit: it takes every
+// queued append and commits them in one LMDB write transaction, then
+// acknowledges each. Under load one fsync covers many appends; under light
+// load an append waits about one commit.
+//
+// Threading: all methods are thread-safe. Reads run in read-only transactions
+// (MVCC) and never block the writer or each other.
+//
+// Errors (every call): FailedPrecondition after Close() or after the journal
+// met a fatal storage error (the first error is sticky and names the cause).
+//
+// Caveats (LMDB's rules, which brook inherits):
+//  - One Journal per directory at a time: Open takes an exclusive lock, so a
+//    second open, in this process or another, fails with FailedPrecondition.
+//  - Do not fork() with an open journal and use it in the child.
+//  - No network filesystems (NFS, SMB): LMDB's locking and mmap need a local one.
+//  - Long-lived reads keep old pages alive and make the file grow: reads are
+//    bounded (ReadOptions) and each runs in its own short transaction.
+//  - LMDB 0.9 has no page checksums: brook checksums each record, but damage
+//    to LMDB's own B-tree pages can crash a reader. Keep journals on storage
+//    you trust; docs/JOURNAL.md lists the checks that exist.
+//  - The file never shrinks: space freed by retention is reused by later
+//    appends. `mdb_copy -c` compacts a closed journal.
+#ifndef BROOK_JOURNAL_H_
+#define BROOK_JOURNAL_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "brook/export.h"
+#include "brook/options.h"
+#include "brook/record.h"
+#include "brook/status.h"
+
+namespace brook {
+
+// Where a partition stands: offsets [low_watermark, high_watermark) are
+// stored. high_watermark is the offset the next append will get; the partition
+// is empty when the two are equal.
+struct Watermarks {
+  uint64_t low_watermark = 0;
+  uint64_t high_watermark = 0;
+};
+
+struct TopicInfo {
+  std::string name;
+  TopicConfig config;
+};
+
+// One partition's share of one commit: `count` consecutive records from
+// `first_offset`, whose encoded bytes lie back to back in `encoded`.
+struct CommittedRange {
+  std::string_view topic;
+  uint32_t partition = 0;
+  uint64_t first_offset = 0;
+  uint32_t count = 0;
+  std::string_view encoded;
+};
+
+// Called on the writer thread once per appended record run, or with the error
+// that failed the whole append. positions[i] is where records[i] landed.
+using AppendCallback =
+    std::function<void(const Status& status, const std::vector<RecordPosition>& positions)>;
+
+// Called on the writer thread after each commit, once per partition that
+// received records, before the appends are acknowledged. The views are valid
+// only during the call. This is how a producer sends committed records live.
+using CommitListener = std::function<void(const CommittedRange& range)>;
+
+class BROOK_EXPORT Journal {
+ public:
+  // Journal format version written by this build (docs/JOURNAL.md).
+  static constexpr uint32_t kFormatVersion = 1;
+
+  // Opens (or creates, per options.create_if_missing) the journal in
+  // options.path, bumps and syncs its epoch, clears reader slots left by
+  // processes that died, and starts the writer thread.
+  // Errors: InvalidArgument (bad option: the message names it), NotFound (no
+  // journal and create_if_missing is false), FailedPrecondition (written by a
+  // newer brook; not a brook journal; open elsewhere), DataLoss (damaged
+  // file), ResourceExhausted (disk full), or the OS error as Internal.
+  static Status Open(const JournalOptions& options, std::unique_ptr<Journal>* out);
+
+  Journal() = default;
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+  // Close()s.
+  virtual ~Journal() = default;
+
+  // Stops accepting appends, commits every queued append (acknowledging each),
+  // flushes to disk and closes the environment. Idempotent.
+  virtual Status Close() = 0;
+
+  virtual ProducerId producer_id() const = 0;
+  virtual uint64_t epoch() const = 0;
+  virtual const std::string& path() const = 0;
+
+  // Creates `name` with `config`. Names: 1..200 characters of [A-Za-z0-9._-],
+  // not "." or "..", not starting with "__" (reserved for brook).
+  // Creating a topic that exists with the same partition count is OK and
+  // updates its retention; a different partition count is AlreadyExists.
+  // Errors: InvalidArgument, AlreadyExists, ResourceExhausted (max_partitions).
+  virtual Status CreateTopic(std::string_view name, const TopicConfig& config) = 0;
+
+  // Errors: NotFound.
+  virtual Status GetTopic(std::string_view name, TopicInfo* out) const = 0;
+  virtual std::vector<TopicInfo> ListTopics() const = 0;
+
+  // Appends `records` to `topic` in one commit and waits for it. On success
+  // (*positions)[i] is where records[i] landed; offsets within a partition are
+  // consecutive in the order given. All or nothing.
+  // Errors: NotFound (topic), InvalidArgument (partition out of range, record
+  // too large, duplicate header name), ResourceExhausted (map at its maximum,
+  // or disk full: nothing committed is lost; appends succeed again once room
+  // is made).
+  virtual Status Append(std::string_view topic, const std::vector<RecordInput>& records,
+                        std::vector<RecordPosition>* positions) = 0;
+
+  // Like Append, but returns at once; `done` runs on the writer thread after
+  // the commit (or failure). Validation errors are returned here and `done`
+  // is not called. Blocks while max_pending_bytes are queued (back-pressure).
+  virtual Status AppendAsync(std::string_view topic, const std::vector<RecordInput>& records,
+                             AppendCallback done) = 0;
+
+  // Reads records of topic/partition from `from_offset`, in offset order,
+  // bounded by `options`. Reading at the high watermark returns an empty batch.
+  // Every record's checksum is verified. `out` is cleared first and receives
+  // the partition's watermarks too.
+  // Errors: NotFound (topic), InvalidArgument (partition), OutOfRange (below the
+  // low watermark, i.e. removed by retention: the message names the low
+  // watermark, also in out->low_watermark; or beyond the high watermark),
+  // DataLoss (the record at from_offset is damaged; a damaged record later in
+  // the range ends the batch before it, so the next read reports it).
+  virtual Status Read(std::string_view topic, uint32_t partition, uint64_t from_offset,
+                      const ReadOptions& options, RecordBatch* out) const = 0;
+
+  // Errors: NotFound, InvalidArgument.
+  virtual Status GetWatermarks(std::string_view topic, uint32_t partition,
+                               Watermarks* out) const = 0;
+
+  // The first offset whose timestamp is >= timestamp_ns; the high watermark if
+  // there is none. Timestamps are non-decreasing within a partition, so this is
+  // a binary search. Errors: NotFound, InvalidArgument, DataLoss.
+  virtual Status SeekByTimestamp(std::string_view topic, uint32_t partition, int64_t timestamp_ns,
+                                 uint64_t* offset) const = 0;
+
+  // Applies every topic's retention policy now and waits for it (the writer
+  // also does this every retention_interval).
+  virtual Status EnforceRetention() = 0;
+
+  // Flushes committed records to disk now (useful in kNoSync mode).
+  virtual Status Sync() = 0;
+
+  // Replaces the commit listener (see CommitListener); empty to remove.
+  virtual void SetCommitListener(CommitListener listener) = 0;
+};
+
+}  // namespace brook
+
+#endif  // BROOK_JOURNAL_H_

@@ -1,0 +1,183 @@
+// JournalImpl: the LMDB-backed implementation of brook::Journal.
+//
+// One writer thread owns every write transaction (appends, topic creation,
+// retention, epoch). Callers encode their records in their own thread and
+// queue them; the writer takes the whole queue, assigns offsets and
+// timestamps, commits once and acknowledges each append (group commit).
+// Readers use read-only transactions (MDB_NOTLS) and share map_mu_ so the
+// writer can grow the map while no reader is inside a transaction.
+#ifndef BROOK_JOURNAL_JOURNAL_IMPL_H_
+#define BROOK_JOURNAL_JOURNAL_IMPL_H_
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "brook/journal.h"
+
+namespace brook::journal {
+
+class JournalImpl final : public Journal {
+ public:
+  JournalImpl(const JournalOptions& options, int lock_fd);
+  ~JournalImpl() override;
+
+  // Opens the environment and loads metadata; called once by Journal::Open.
+  Status Init();
+
+  Status Close() override;
+  ProducerId producer_id() const override { return producer_id_; }
+  uint64_t epoch() const override { return epoch_; }
+  const std::string& path() const override { return options_.path; }
+
+  Status CreateTopic(std::string_view name, const TopicConfig& config) override;
+  Status GetTopic(std::string_view name, TopicInfo* out) const override;
+  std::vector<TopicInfo> ListTopics() const override;
+
+  Status Append(std::string_view topic, const std::vector<RecordInput>& records,
+                std::vector<RecordPosition>* positions) override;
+  Status AppendAsync(std::string_view topic, const std::vector<RecordInput>& records,
+                     AppendCallback done) override;
+
+  Status Read(std::string_view topic, uint32_t partition, uint64_t from_offset,
+              const ReadOptions& options, RecordBatch* out) const override;
+  Status GetWatermarks(std::string_view topic, uint32_t partition, Watermarks* out) const override;
+  Status SeekByTimestamp(std::string_view topic, uint32_t partition, int64_t timestamp_ns,
+                         uint64_t* offset) const override;
+
+  Status EnforceRetention() override;
+  Status Sync() override;
+  void SetCommitListener(CommitListener listener) override;
+
+ private:
+  struct PartitionState {
+    uint64_t next_offset = 0;  // high watermark
+    uint64_t low = 0;          // low watermark
+    uint64_t bytes = 0;        // encoded bytes stored
+    int64_t last_ts = 0;       // timestamp of the newest record ever appended
+  };
+
+  struct Topic;
+
+  struct Partition {
+    Topic* topic = nullptr;
+    uint32_t index = 0;
+    MDB_dbi dbi = 0;
+    std::string state_key;  // key in the partitions database
+    // Writer thread only:
+    PartitionState committed;
+    uint64_t stage_gen = 0;  // == gen_ while this commit touches the partition
+    PartitionState staged;
+    std::vector<char> scratch;  // this commit's records, for the listener
+    uint64_t scratch_first = 0;
+    uint32_t scratch_count = 0;
+  };
+
+  struct Topic {
+    std::string name;
+    TopicConfig config;  // retention guarded by topics_mu_; partitions fixed
+    std::vector<std::unique_ptr<Partition>> partitions;
+    std::atomic<uint64_t> round_robin{0};
+  };
+
+  struct PendingAppend {
+    Topic* topic = nullptr;
+    std::vector<char> data;            // encoded records back to back
+    std::vector<uint32_t> sizes;       // size of each record
+    std::vector<uint32_t> partitions;  // partition of each record
+    std::vector<RecordPosition> positions;
+    AppendCallback callback;  // async appends
+    // Synchronous appends wait on `cv` for `done` (guarded by mu_).
+    std::condition_variable* cv = nullptr;
+    bool done = false;
+    Status status;
+  };
+
+  // A read-only transaction holding map_mu_ shared, so the map is not resized
+  // under it.
+  class ReadTxn;
+
+  Status OpenEnvironment(bool* created);
+  Status LoadOrCreateMetadata(bool created);
+  Status OpenPartitions(MDB_txn* txn, Topic* topic, bool create);
+
+  Topic* FindTopic(std::string_view name) const;
+  Status LookupPartition(std::string_view topic, uint32_t partition, const Partition** out) const;
+  Status ReadState(MDB_txn* txn, const Partition& p, PartitionState* out) const;
+  int PutState(MDB_txn* txn, const Partition& p, const PartitionState& s);
+
+  Status Enqueue(std::string_view topic, const std::vector<RecordInput>& records,
+                 std::unique_ptr<PendingAppend>* out);
+  Status Submit(std::unique_ptr<PendingAppend> pending, bool wait, Status* result,
+                std::vector<RecordPosition>* positions);
+
+  // Runs `fn` on the writer thread and waits for its result.
+  Status RunOnWriter(std::function<Status()> fn);
+
+  void WriterLoop();
+  void CommitGroup(std::vector<PendingAppend*>* group);
+  int TryCommit(std::vector<PendingAppend*>* group);
+  void NotifyListener(std::vector<PendingAppend*>* group);
+  Status GrowMap();
+  // Deletes what retention policies say, at most `budget` records; *more is
+  // set when the budget ran out before every policy was satisfied.
+  Status ApplyRetention(uint64_t budget, bool* more);
+  // Commits a tiny metadata write so pages freed by the previous transaction
+  // become reusable.
+  void AdvanceTransaction();
+  Status CreateTopicOnWriter(const std::string& name, const TopicConfig& config);
+
+  int64_t Now() const;
+  void Log(LogLevel level, const std::string& msg) const;
+  Status Fatal() const;
+
+  JournalOptions options_;
+  int lock_fd_;
+  MDB_env* env_ = nullptr;
+  MDB_dbi meta_dbi_ = 0, topics_dbi_ = 0, partitions_dbi_ = 0;
+  ProducerId producer_id_;
+  uint64_t epoch_ = 0;
+  uint64_t map_size_ = 0;         // writer thread (and Init)
+  uint32_t partition_count_ = 0;  // writer thread (and Init)
+
+  // Readers hold this shared for the life of a read transaction; the writer
+  // holds it exclusively while it resizes the map.
+  mutable std::shared_mutex map_mu_;
+
+  mutable std::shared_mutex topics_mu_;
+  std::map<std::string, std::unique_ptr<Topic>, std::less<>> topics_;
+
+  // Queue between callers and the writer.
+  std::mutex mu_;
+  std::condition_variable work_cv_;   // writer waits for work
+  std::condition_variable space_cv_;  // callers wait for queue space
+  std::deque<PendingAppend*> queue_;
+  std::deque<std::function<void()>> commands_;
+  uint64_t pending_bytes_ = 0;
+  bool stopping_ = false;
+  bool closed_ = false;
+  Status fatal_;  // sticky; set once (guarded by mu_)
+
+  std::mutex listener_mu_;
+  CommitListener listener_;
+
+  // Writer thread only.
+  uint64_t gen_ = 0;
+  std::vector<Partition*> touched_;
+  std::thread writer_;
+  std::mutex close_mu_;
+};
+
+}  // namespace brook::journal
+
+#endif  // BROOK_JOURNAL_JOURNAL_IMPL_H_

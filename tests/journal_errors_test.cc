@@ -1,0 +1,324 @@
+// Every failure a user can cause or meet gets a clear Status, never a crash.
+// Damage is made with LMDB's own API on a closed journal (the way a disk
+// error or an outside program would change it), or with plain file writes.
+#include <fcntl.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <mutex>
+#include <thread>
+
+#include <cstdio>
+#include <fstream>
+
+#include "journal/journal_format.h"
+#include "tests/testutil.h"
+
+using namespace brook;
+using namespace brook::test;
+
+namespace {
+
+// Runs `fn` on a raw LMDB write transaction over the journal in `dir`.
+template <typename Fn>
+void WithRawLmdb(const std::string& dir, Fn fn) {
+  MDB_env* env;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 64);
+  mdb_env_set_mapsize(env, 1u << 30);
+  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
+  MDB_txn* txn;
+  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
+  fn(txn);
+  REQUIRE(mdb_txn_commit(txn) == 0);
+  mdb_env_close(env);
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f << bytes;
+}
+
+Status TryOpen(const JournalOptions& o) {
+  std::unique_ptr<Journal> j;
+  Status s = Journal::Open(o, &j);
+  if (s.ok()) CHECK(j != nullptr);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("bad options are refused with a message naming the field", "[journal][errors]") {
+  TempDir dir;
+  auto o = TestOptions(dir.path());
+  o.path.clear();
+  CHECK(TryOpen(o).ToString().find("path") != std::string::npos);
+  o = TestOptions(dir.path());
+  o.max_map_size = o.initial_map_size - 1;
+  CHECK(TryOpen(o).IsInvalidArgument());
+  CHECK(TryOpen(o).ToString().find("max_map_size") != std::string::npos);
+  o = TestOptions(dir.path());
+  o.max_partitions = 0;
+  CHECK(TryOpen(o).ToString().find("max_partitions") != std::string::npos);
+  o = TestOptions(dir.path());
+  o.sync_interval = std::chrono::milliseconds(0);
+  CHECK(TryOpen(o).ToString().find("sync_interval") != std::string::npos);
+}
+
+TEST_CASE("opening without create_if_missing finds nothing to open", "[journal][errors]") {
+  TempDir dir;
+  auto o = TestOptions(dir.Sub("absent"));
+  o.create_if_missing = false;
+  CHECK(TryOpen(o).IsNotFound());
+  o.path = dir.path();  // exists, but empty
+  CHECK(TryOpen(o).IsNotFound());
+}
+
+TEST_CASE("a path that is a file or a directory of other things is refused", "[journal][errors]") {
+  TempDir dir;
+  WriteFile(dir.Sub("file"), "hello");
+  Status s = TryOpen(TestOptions(dir.Sub("file")));
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.ToString().find("not a directory") != std::string::npos);
+  // dir now holds "file": not a journal, and brook will not scribble in it.
+  s = TryOpen(TestOptions(dir.path()));
+  CHECK(s.IsFailedPrecondition());
+  CHECK(s.ToString().find("not empty") != std::string::npos);
+}
+
+TEST_CASE("a journal can be open only once at a time", "[journal][errors]") {
+  TempDir dir;
+  auto j = OpenJournal(TestOptions(dir.path()));
+  Status s = TryOpen(TestOptions(dir.path()));
+  CHECK(s.IsFailedPrecondition());
+  CHECK(s.ToString().find("already open") != std::string::npos);
+  REQUIRE_OK(j->Close());
+  CHECK_OK(TryOpen(TestOptions(dir.path())));
+}
+
+TEST_CASE("a journal from a newer format version is refused, not misread", "[journal][errors]") {
+  TempDir dir;
+  OpenJournal(TestOptions(dir.path()));  // create and close
+  WithRawLmdb(dir.path(), [](MDB_txn* txn) {
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, journal::kMetaDb, 0, &dbi) == 0);
+    char v[4];
+    journal::PutU32BE(v, Journal::kFormatVersion + 1);
+    MDB_val k{journal::kMetaFormatVersion.size(),
+              const_cast<char*>(journal::kMetaFormatVersion.data())};
+    MDB_val val{4, v};
+    REQUIRE(mdb_put(txn, dbi, &k, &val, 0) == 0);
+  });
+  Status s = TryOpen(TestOptions(dir.path()));
+  CHECK(s.IsFailedPrecondition());
+  CHECK(s.ToString().find("newer") != std::string::npos);
+  CHECK(s.ToString().find("format version 2") != std::string::npos);
+}
+
+TEST_CASE("an LMDB environment that is not a brook journal is refused", "[journal][errors]") {
+  TempDir dir;
+  WithRawLmdb(dir.path(), [](MDB_txn* txn) {
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, nullptr, 0, &dbi) == 0);
+    MDB_val k{3, const_cast<char*>("key")}, v{5, const_cast<char*>("value")};
+    REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+  });
+  Status s = TryOpen(TestOptions(dir.path()));
+  CHECK(s.IsFailedPrecondition());
+  CHECK(s.ToString().find("not a brook journal") != std::string::npos);
+}
+
+TEST_CASE("garbage and truncated journal files give an error, not a crash", "[journal][errors]") {
+  SECTION("random bytes") {
+    TempDir dir;
+    std::string junk(64 * 1024, '\0');
+    uint32_t x = 12345;
+    for (auto& c : junk) {
+      x = x * 1103515245 + 12345;
+      c = static_cast<char>(x >> 16);
+    }
+    WriteFile(dir.Sub("data.mdb"), junk);
+    Status s = TryOpen(TestOptions(dir.path()));
+    INFO(s.ToString());
+    CHECK_FALSE(s.ok());
+    CHECK(s.IsDataLoss());
+  }
+  SECTION("a text file named data.mdb") {
+    TempDir dir;
+    WriteFile(dir.Sub("data.mdb"), "this is not a database\n");
+    Status s = TryOpen(TestOptions(dir.path()));
+    INFO(s.ToString());
+    CHECK_FALSE(s.ok());
+  }
+  SECTION("a journal truncated to its first page") {
+    TempDir dir;
+    {
+      auto j = OpenJournal(TestOptions(dir.path()));
+      REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+      AppendPayloads(j.get(), "t", std::vector<std::string>(2000, std::string(100, 'x')));
+    }
+    REQUIRE(truncate(dir.Sub("data.mdb").c_str(), 4096) == 0);
+    Status s = TryOpen(TestOptions(dir.path()));
+    INFO(s.ToString());
+    CHECK_FALSE(s.ok());
+  }
+}
+
+TEST_CASE("a flipped byte in a stored record is caught by its checksum and never served",
+          "[journal][errors]") {
+  TempDir dir;
+  {
+    auto j = OpenJournal(TestOptions(dir.path()));
+    REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 10; ++i) payloads.push_back("payload number " + std::to_string(i));
+    AppendPayloads(j.get(), "t", payloads);
+  }
+  // Flip one payload byte of offset 5, as a bad disk sector would.
+  WithRawLmdb(dir.path(), [](MDB_txn* txn) {
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, journal::RecordDbName("t", 0).c_str(), 0, &dbi) == 0);
+    char key[8];
+    journal::PutU64BE(key, 5);
+    MDB_val k{8, key}, v;
+    REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+    std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
+    value[value.size() - 8] ^= 0x04;
+    MDB_val nv{value.size(), value.data()};
+    REQUIRE(mdb_put(txn, dbi, &k, &nv, 0) == 0);
+  });
+  auto j = OpenJournal(TestOptions(dir.path()));
+  RecordBatch b;
+  // A read from before the damage stops just before it.
+  REQUIRE_OK(j->Read("t", 0, 0, ReadOptions{}, &b));
+  REQUIRE(b.size() == 5);
+  CHECK(b.records().back().offset == 4);
+  // A read of the damaged record reports DataLoss naming it.
+  Status s = j->Read("t", 0, 5, ReadOptions{}, &b);
+  CHECK(s.IsDataLoss());
+  CHECK(s.ToString().find("record 5 of t/0") != std::string::npos);
+  CHECK(s.ToString().find("checksum mismatch") != std::string::npos);
+  CHECK(b.empty());
+  // Records after it are still served.
+  REQUIRE_OK(j->Read("t", 0, 6, ReadOptions{}, &b));
+  CHECK(b.size() == 4);
+}
+
+TEST_CASE("appends with bad input are refused before they reach the journal", "[journal][errors]") {
+  TempDir dir;
+  auto o = TestOptions(dir.path());
+  o.max_record_bytes = 1000;
+  auto j = OpenJournal(o);
+  TopicConfig tc;
+  tc.partitions = 2;
+  REQUIRE_OK(j->CreateTopic("t", tc));
+  std::vector<RecordPosition> pos;
+  std::vector<RecordInput> in(1);
+  CHECK(j->Append("missing", in, &pos).IsNotFound());
+  CHECK(j->Append("t", {}, &pos).IsInvalidArgument());
+  in[0].partition = 2;
+  Status s = j->Append("t", in, &pos);
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.ToString().find("partition 2 does not exist") != std::string::npos);
+  in[0].partition.reset();
+  std::string big(2000, 'x');
+  in[0].payload = big;
+  s = j->Append("t", in, &pos);
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.ToString().find("max_record_bytes") != std::string::npos);
+  in[0].payload = "ok";
+  in[0].headers = {{"a", "1"}, {"a", "2"}};
+  CHECK(j->Append("t", in, &pos).IsInvalidArgument());
+  RecordBatch b;
+  CHECK(j->Read("t", 7, 0, ReadOptions{}, &b).IsInvalidArgument());
+  CHECK(j->Read("nope", 0, 0, ReadOptions{}, &b).IsNotFound());
+  Watermarks w;
+  REQUIRE_OK(j->GetWatermarks("t", 0, &w));
+  CHECK(w.high_watermark == 0);  // nothing reached the journal
+}
+
+TEST_CASE("the map grows by itself until its maximum, then appends fail cleanly and recover",
+          "[journal][errors]") {
+  TempDir dir;
+  auto o = TestOptions(dir.path());
+  o.initial_map_size = 1u << 20;
+  o.max_map_size = 8u << 20;
+  std::vector<std::string> log;
+  std::mutex log_mu;
+  o.logger = [&](LogLevel, std::string_view m) {
+    std::lock_guard<std::mutex> lk(log_mu);
+    log.emplace_back(m);
+  };
+  uint64_t acked = 0;
+  const std::string payload(1000, 'm');
+  {
+    auto j = OpenJournal(o);
+    TopicConfig tc;
+    tc.retention.max_records = 0;
+    REQUIRE_OK(j->CreateTopic("t", tc));
+    std::vector<RecordInput> in(100);
+    for (auto& r : in) r.payload = payload;
+    std::vector<RecordPosition> pos;
+    Status s;
+    for (int i = 0; i < 1000; ++i) {
+      s = j->Append("t", in, &pos);
+      if (!s.ok()) break;
+      acked += in.size();
+    }
+    INFO(s.ToString());
+    CHECK(s.IsResourceExhausted());
+    CHECK(s.ToString().find("max_map_size") != std::string::npos);
+    CHECK(acked > 2000);  // it grew past the 1 MiB start
+    {
+      std::lock_guard<std::mutex> lk(log_mu);
+      bool grew = false;
+      for (auto& m : log) grew |= m.find("map grown") != std::string::npos;
+      CHECK(grew);
+    }
+    // Nothing committed was lost or damaged.
+    auto got = ReadAll(*j, "t", 0);
+    REQUIRE(got.size() == acked);
+    for (size_t i = 0; i < got.size(); ++i) REQUIRE(got[i].payload == payload);
+
+    // Retention makes room; appends succeed again in the same session.
+    tc.retention.max_records = acked / 2;
+    REQUIRE_OK(j->CreateTopic("t", tc));
+    REQUIRE_OK(j->EnforceRetention());
+    s = j->Append("t", in, &pos);
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    CHECK(pos[0].offset == acked);
+    acked += in.size();
+  }
+  // Or reopen with a larger maximum.
+  o.max_map_size = 64u << 20;
+  auto j = OpenJournal(o);
+  std::vector<RecordPosition> pos;
+  std::vector<RecordInput> in(100);
+  for (auto& r : in) r.payload = payload;
+  REQUIRE_OK(j->Append("t", in, &pos));
+  CHECK(pos[0].offset == acked);
+}
+
+TEST_CASE("a full disk fails appends with ResourceExhausted and they resume once room is made",
+          "[journal][errors]") {
+  // Method: the child limits its own file size with RLIMIT_FSIZE, which makes
+  // the kernel fail the journal's writes (EFBIG) exactly where a full disk
+  // would (ENOSPC): at the commit's page writes. It checks every acknowledged
+  // record, lifts the limit and appends again. A child keeps the limit out of
+  // this process.
+  TempDir dir;
+  std::string cmd = std::string(BROOK_CRASH_CHILD) + " diskfull " + dir.Sub("j") + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  int status = pclose(p);
+  INFO(out);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(out.find("ResourceExhausted") != std::string::npos);
+  CHECK(out.find("ok ") != std::string::npos);
+}

@@ -1,0 +1,76 @@
+#include "tests/testutil.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace brook::test {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/brook-test-XXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  REQUIRE(mkdtemp(buf.data()) != nullptr);
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+JournalOptions TestOptions(const std::string& dir, Durability d) {
+  JournalOptions o;
+  o.path = dir;
+  o.durability = d;
+  o.initial_map_size = 4u << 20;
+  o.max_map_size = 1ull << 30;
+  o.retention_interval = std::chrono::hours(1);  // tests call EnforceRetention
+  return o;
+}
+
+std::unique_ptr<Journal> OpenJournal(const JournalOptions& options) {
+  std::unique_ptr<Journal> j;
+  REQUIRE_OK(Journal::Open(options, &j));
+  REQUIRE(j);
+  return j;
+}
+
+std::vector<RecordPosition> AppendPayloads(Journal* j, const std::string& topic,
+                                           const std::vector<std::string>& payloads,
+                                           uint32_t partition) {
+  std::vector<RecordInput> in(payloads.size());
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    in[i].payload = payloads[i];
+    in[i].partition = partition;
+  }
+  std::vector<RecordPosition> pos;
+  REQUIRE_OK(j->Append(topic, in, &pos));
+  REQUIRE(pos.size() == payloads.size());
+  return pos;
+}
+
+std::vector<ReadRecord> ReadAll(const Journal& j, const std::string& topic, uint32_t partition,
+                                uint64_t from) {
+  std::vector<ReadRecord> out;
+  RecordBatch batch;
+  for (int guard = 0; guard < 1000000; ++guard) {
+    REQUIRE_OK(j.Read(topic, partition, from, ReadOptions{}, &batch));
+    if (batch.empty()) break;
+    for (const RecordView& r : batch) {
+      ReadRecord rr;
+      rr.offset = r.offset;
+      rr.timestamp_ns = r.timestamp_ns;
+      if (r.key) rr.key = std::string(*r.key);
+      rr.payload = std::string(r.payload);
+      for (const Header* h = r.begin_headers(); h != r.end_headers(); ++h)
+        rr.headers.emplace_back(std::string(h->name), std::string(h->value));
+      out.push_back(std::move(rr));
+    }
+    from = batch.records().back().offset + 1;
+  }
+  return out;
+}
+
+}  // namespace brook::test
