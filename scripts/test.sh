@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds brook and runs the whole test suite.
+#
+#   scripts/test.sh             release build (build/): C++ tests, Python tests,
+#                               and a check that an outside project can build
+#                               against the installed library
+#   scripts/test.sh --sanitize  the C++ tests under ASan + UBSan (build-asan/)
+#   scripts/test.sh --tsan      the threaded C++ tests under TSan (build-tsan/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+mode=${1:-release}
+jobs=${JOBS:-2}
+
+bash scripts/install-deps.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+
+case "$mode" in
+  release|"")
+    build=build
+    step "configure and build ($build)"
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROOK_WERROR=ON \
+      -DPython3_EXECUTABLE=/usr/bin/python3
+    cmake --build "$build" -j"$jobs"
+
+    step "C++ tests"
+    ctest --test-dir "$build" --output-on-failure -j"$jobs"
+
+    step "install, then build the examples as an outside project (find_package and pkg-config)"
+    stage="$root/$build/stage"
+    rm -rf "$stage"
+    cmake --install "$build" --prefix "$stage" >/dev/null
+    cmake -S examples -B "$build/examples-outside" -DCMAKE_PREFIX_PATH="$stage" >/dev/null
+    cmake --build "$build/examples-outside" -j"$jobs" >/dev/null
+    PKG_CONFIG_PATH="$stage/lib/pkgconfig:${PKG_CONFIG_PATH:-}" \
+      bash -c 'c++ -std=c++17 examples/journal_demo.cc $(pkg-config --cflags --libs --static brook) -o "$0"' \
+      "$build/journal_demo_pkgconfig"
+    LD_LIBRARY_PATH="$stage/lib" "$build/examples-outside/journal_demo" "$build/outside-demo-journal" >/dev/null
+    rm -rf "$build/outside-demo-journal"
+    echo "outside build: ok"
+
+    if [ -d bindings/python/tests ]; then
+      step "Python tests"
+      /usr/bin/python3 -m pytest -q bindings/python/tests
+    fi
+    ;;
+  --sanitize)
+    build=build-asan
+    step "configure and build with ASan + UBSan ($build)"
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DBROOK_SANITIZE=ON -DBROOK_BUILD_BENCH=OFF \
+      -DBROOK_BUILD_EXAMPLES=OFF
+    cmake --build "$build" -j"$jobs"
+    step "C++ tests under ASan + UBSan"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir "$build" --output-on-failure -j"$jobs"
+    ;;
+  --tsan)
+    build=build-tsan
+    step "configure and build with TSan ($build)"
+    cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DBROOK_TSAN=ON -DBROOK_BUILD_BENCH=OFF \
+      -DBROOK_BUILD_EXAMPLES=OFF
+    cmake --build "$build" -j"$jobs"
+    step "C++ tests under TSan"
+    TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
+      ctest --test-dir "$build" --output-on-failure -j"$jobs"
+    ;;
+  *)
+    echo "usage: $0 [--sanitize|--tsan]" >&2
+    exit 64
+    ;;
+esac
