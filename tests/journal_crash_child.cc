@@ -6,11 +6,17 @@
 //     acknowledged record. Payloads are CrashPayload(seq), so the parent can
 //     check every acknowledged record's content.
 //
+//   reader <dir>
+//     Opens the journal's LMDB environment directly (as another process
+//     may), begins a read transaction, prints "ready" and sleeps until
+//     killed: a reader slot left behind by a dead process.
+//
 //   diskfull <dir>
 //     Limits the file size (RLIMIT_FSIZE, a full disk as the journal sees
 //     it), appends until ResourceExhausted, checks every acknowledged record
 //     is intact, lifts the limit, and checks appends succeed again. Exit 0 on
 //     success; otherwise prints what failed on stderr and exits non-zero.
+#include <lmdb.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -172,12 +178,27 @@ int DiskFull(const std::string& dir) {
   return 0;
 }
 
+int Reader(const std::string& dir) {
+  MDB_env* env;
+  if (mdb_env_create(&env) != 0) return Fail("mdb_env_create");
+  mdb_env_set_maxdbs(env, 64);
+  if (int rc = mdb_env_open(env, dir.c_str(), MDB_RDONLY, 0644)) return Fail(mdb_strerror(rc));
+  MDB_txn* txn;
+  if (int rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn)) return Fail(mdb_strerror(rc));
+  std::printf("ready\n");
+  std::fflush(stdout);
+  for (int i = 0; i < 600; ++i) sleep(1);  // killed long before
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc >= 5 && std::strcmp(argv[1], "append") == 0)
     return Append(argv[2], argv[3], static_cast<unsigned>(std::stoul(argv[4])));
   if (argc >= 3 && std::strcmp(argv[1], "diskfull") == 0) return DiskFull(argv[2]);
-  std::fprintf(stderr, "usage: %s append <dir> <mode> <seed> | diskfull <dir>\n", argv[0]);
+  if (argc >= 3 && std::strcmp(argv[1], "reader") == 0) return Reader(argv[2]);
+  std::fprintf(stderr, "usage: %s append <dir> <mode> <seed> | diskfull <dir> | reader <dir>\n",
+               argv[0]);
   return 64;
 }

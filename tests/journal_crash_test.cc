@@ -156,3 +156,63 @@ TEST_CASE("nosync journal survives SIGKILL: every acknowledged record is present
           "[journal][crash]") {
   CrashRounds(Durability::kNoSync, "nosync");
 }
+
+// Starts the crash child in "reader" mode: it holds a read transaction on the
+// journal's environment until killed. Returns its pid once it is inside it.
+pid_t StartReader(const std::string& dir) {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execl(BROOK_CRASH_CHILD, BROOK_CRASH_CHILD, "reader", dir.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  char buf[16] = {0};
+  fd_set set;
+  FD_ZERO(&set);
+  FD_SET(fds[0], &set);
+  timeval tv{10, 0};
+  REQUIRE(select(fds[0] + 1, &set, nullptr, nullptr, &tv) == 1);
+  REQUIRE(read(fds[0], buf, sizeof buf - 1) > 0);
+  close(fds[0]);
+  REQUIRE(std::string(buf).rfind("ready", 0) == 0);
+  return pid;
+}
+
+void KillAndReap(pid_t pid) {
+  kill(pid, SIGKILL);
+  int status;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+}
+
+TEST_CASE("reader slots left by a process killed inside a read transaction are cleared at open",
+          "[journal][crash]") {
+  // Method: two outside processes read the journal's environment (as an
+  // operator's mdb_stat would); one is killed with SIGKILL inside its read
+  // transaction. While the other still has the environment open, LMDB cannot
+  // reset its reader table at open, so the dead slot survives until brook's
+  // open clears it (a stale slot would pin old pages and grow the file).
+  TempDir dir;
+  OpenJournal(TestOptions(dir.path()));  // create, then close
+  const pid_t alive = StartReader(dir.path());
+  const pid_t doomed = StartReader(dir.path());
+  KillAndReap(doomed);
+
+  auto opts = TestOptions(dir.path());
+  std::vector<std::string> log;
+  opts.logger = [&](LogLevel, std::string_view m) { log.emplace_back(m); };
+  auto j = OpenJournal(opts);
+  REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+  AppendPayloads(j.get(), "t", {"still works"});
+  REQUIRE_OK(j->Close());
+  KillAndReap(alive);
+  bool cleared = false;
+  for (auto& m : log) cleared |= m.find("cleared 1 reader slot") != std::string::npos;
+  INFO((log.empty() ? std::string("no log") : log.front()));
+  CHECK(cleared);
+}

@@ -77,6 +77,8 @@ struct CommittedRange {
 
 // Called on the writer thread once per appended record run, or with the error
 // that failed the whole append. positions[i] is where records[i] landed.
+// It runs on the writer thread: keep it short, and never call Append, Close,
+// CreateTopic or EnforceRetention from it (they wait for the writer: deadlock).
 using AppendCallback =
     std::function<void(const Status& status, const std::vector<RecordPosition>& positions)>;
 
