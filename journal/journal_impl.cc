@@ -181,7 +181,7 @@ Status JournalImpl::OpenEnvironment(bool* created) {
   if (rc != 0) {
     mdb_env_close(env_);
     env_ = nullptr;
-    return LmdbStatus(rc, "opening", options_.path);
+    return LmdbStatus(rc, "opening the environment", options_.path);
   }
   MDB_envinfo info;
   mdb_env_info(env_, &info);

@@ -10,10 +10,11 @@ namespace brook::journal {
 bool IsNoRoom(int rc) { return rc == MDB_MAP_FULL || rc == ENOSPC || rc == EFBIG || rc == EDQUOT; }
 
 Status LmdbStatus(int rc, std::string_view what, std::string_view path) {
-  std::string msg(what);
-  msg += " in journal ";
+  std::string msg = "journal ";
   msg.append(path);
   msg += ": ";
+  msg.append(what);
+  msg += " failed: ";
   msg += mdb_strerror(rc);
   switch (rc) {
     case MDB_MAP_FULL:
