@@ -114,6 +114,10 @@ Status ValidateOptions(const JournalOptions& o) {
 class JournalImpl::ReadTxn {
  public:
   explicit ReadTxn(const JournalImpl* j) : lock_(j->map_mu_) {
+    if (!j->env_) {  // closed: Close() clears env_ under map_mu_
+      rc_ = EBADF;
+      return;
+    }
     rc_ = mdb_txn_begin(j->env_, nullptr, MDB_RDONLY, &txn_);
     if (rc_ != 0) txn_ = nullptr;
   }
@@ -380,7 +384,7 @@ Status JournalImpl::OpenPartitions(MDB_txn* txn, Topic* topic, bool create) {
 }
 
 Status JournalImpl::ReadState(MDB_txn* txn, const Partition& p, PartitionState* out) const {
-  MDB_val k = Val(p.state_key), v;
+  MDB_val k = Val(p.state_key), v{0, nullptr};
   int rc = mdb_get(txn, partitions_dbi_, &k, &v);
   const char* d = static_cast<const char*>(v.mv_data);
   if (rc != 0 || v.mv_size < kPartitionRecordSize ||
@@ -422,6 +426,9 @@ Status JournalImpl::Close() {
   if (writer_.joinable()) writer_.join();
   Status result;
   if (env_) {
+    // Readers in other threads finish their transaction first; later ones
+    // see env_ == nullptr and fail cleanly.
+    std::unique_lock<std::shared_mutex> lk(map_mu_);
     int rc = mdb_env_sync(env_, 1);
     if (rc != 0) result = LmdbStatus(rc, "flushing on close", options_.path);
     mdb_env_close(env_);
@@ -958,13 +965,10 @@ void JournalImpl::AdvanceTransaction() {
 }
 
 Status JournalImpl::Sync() {
-  {
-    std::lock_guard<std::mutex> lk(mu_);
-    if (closed_ || stopping_)
-      return Status::FailedPrecondition("journal " + options_.path + " is closed");
-  }
-  int rc = mdb_env_sync(env_, 1);
-  return rc == 0 ? Status::OK() : LmdbStatus(rc, "syncing", options_.path);
+  return RunOnWriter([this] {
+    int rc = mdb_env_sync(env_, 1);
+    return rc == 0 ? Status::OK() : LmdbStatus(rc, "syncing", options_.path);
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -45,6 +45,8 @@ Status LmdbStatus(int rc, std::string_view what, std::string_view path) {
     case MDB_PANIC:
       return Status::FailedPrecondition(
           msg + ". LMDB met a fatal error earlier; close the journal and open it again.");
+    case EBADF:
+      return Status::FailedPrecondition("journal " + std::string(path) + " is closed");
     case EACCES:
     case EPERM:
     case EROFS:

@@ -219,6 +219,17 @@ TEST_CASE("a reopened journal keeps its records, producer id and topics, and bum
     REQUIRE_OK(j->Close());  // idempotent
     std::vector<RecordPosition> pos;
     CHECK(j->Append("t", std::vector<RecordInput>(1), &pos).IsFailedPrecondition());
+    // Every call on a closed journal fails cleanly.
+    RecordBatch b;
+    CHECK(j->Read("t", 1, 0, ReadOptions{}, &b).IsFailedPrecondition());
+    Watermarks w;
+    CHECK(j->GetWatermarks("t", 1, &w).IsFailedPrecondition());
+    uint64_t off;
+    CHECK(j->SeekByTimestamp("t", 1, 0, &off).IsFailedPrecondition());
+    CHECK(j->Sync().IsFailedPrecondition());
+    CHECK(j->EnforceRetention().IsFailedPrecondition());
+    CHECK(j->CreateTopic("u", TopicConfig{}).IsFailedPrecondition());
+    CHECK(j->AppendAsync("t", std::vector<RecordInput>(1), nullptr).IsFailedPrecondition());
   }
   auto j = OpenJournal(TestOptions(dir.path(), Durability::kFsync));
   CHECK(j->producer_id() == id);
