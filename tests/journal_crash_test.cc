@@ -33,20 +33,7 @@ struct Ack {
 // returns the complete ack lines it wrote.
 std::vector<Ack> RunAndKill(const std::string& dir, const std::string& mode, unsigned seed,
                             int run_ms) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    const std::string seed_s = std::to_string(seed);
-    execl(BROOK_CRASH_CHILD, BROOK_CRASH_CHILD, "append", dir.c_str(), mode.c_str(), seed_s.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
+  ChildProcess child = Spawn({BROOK_CRASH_CHILD, "append", dir, mode, std::to_string(seed)});
   std::string data;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(run_ms);
   const auto hard_deadline = deadline + std::chrono::seconds(20);
@@ -57,26 +44,13 @@ std::vector<Ack> RunAndKill(const std::string& dir, const std::string& mode, uns
     const auto now = std::chrono::steady_clock::now();
     if (now >= hard_deadline) break;
     if (now >= deadline && data.find('\n') != std::string::npos) break;
-    fd_set set;
-    FD_ZERO(&set);
-    FD_SET(fds[0], &set);
-    timeval tv{0, 5000};
-    if (select(fds[0] + 1, &set, nullptr, nullptr, &tv) > 0) {
-      ssize_t n = read(fds[0], buf, sizeof buf);
+    if (WaitReadable(child.stdout_fd, 5)) {
+      ssize_t n = read(child.stdout_fd, buf, sizeof buf);
       if (n <= 0) break;  // the child died on its own: checked below
       data.append(buf, static_cast<size_t>(n));
     }
   }
-  kill(pid, SIGKILL);
-  // Drain what it wrote before dying.
-  for (;;) {
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n <= 0) break;
-    data.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
+  const int status = KillAndReap(&child, &data);
   INFO("child output: " << data.substr(0, 500));
   REQUIRE(WIFSIGNALED(status));  // it was still running when killed
   CHECK(WTERMSIG(status) == SIGKILL);
@@ -159,35 +133,13 @@ TEST_CASE("nosync journal survives SIGKILL: every acknowledged record is present
 
 // Starts the crash child in "reader" mode: it holds a read transaction on the
 // journal's environment until killed. Returns its pid once it is inside it.
-pid_t StartReader(const std::string& dir) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    close(fds[1]);
-    execl(BROOK_CRASH_CHILD, BROOK_CRASH_CHILD, "reader", dir.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  close(fds[1]);
+ChildProcess StartReader(const std::string& dir) {
+  ChildProcess child = Spawn({BROOK_CRASH_CHILD, "reader", dir});
+  REQUIRE(WaitReadable(child.stdout_fd, 10000));
   char buf[16] = {0};
-  fd_set set;
-  FD_ZERO(&set);
-  FD_SET(fds[0], &set);
-  timeval tv{10, 0};
-  REQUIRE(select(fds[0] + 1, &set, nullptr, nullptr, &tv) == 1);
-  REQUIRE(read(fds[0], buf, sizeof buf - 1) > 0);
-  close(fds[0]);
+  REQUIRE(read(child.stdout_fd, buf, sizeof buf - 1) > 0);
   REQUIRE(std::string(buf).rfind("ready", 0) == 0);
-  return pid;
-}
-
-void KillAndReap(pid_t pid) {
-  kill(pid, SIGKILL);
-  int status;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
+  return child;
 }
 
 TEST_CASE("reader slots left by a process killed inside a read transaction are cleared at open",
@@ -199,9 +151,9 @@ TEST_CASE("reader slots left by a process killed inside a read transaction are c
   // open clears it (a stale slot would pin old pages and grow the file).
   TempDir dir;
   OpenJournal(TestOptions(dir.path()));  // create, then close
-  const pid_t alive = StartReader(dir.path());
-  const pid_t doomed = StartReader(dir.path());
-  KillAndReap(doomed);
+  ChildProcess alive = StartReader(dir.path());
+  ChildProcess doomed = StartReader(dir.path());
+  KillAndReap(&doomed);
 
   auto opts = TestOptions(dir.path());
   std::vector<std::string> log;
@@ -210,7 +162,7 @@ TEST_CASE("reader slots left by a process killed inside a read transaction are c
   REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
   AppendPayloads(j.get(), "t", {"still works"});
   REQUIRE_OK(j->Close());
-  KillAndReap(alive);
+  KillAndReap(&alive);
   bool cleared = false;
   for (auto& m : log) cleared |= m.find("cleared 1 reader slot") != std::string::npos;
   INFO((log.empty() ? std::string("no log") : log.front()));

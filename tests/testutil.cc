@@ -1,5 +1,8 @@
 #include "tests/testutil.h"
 
+#include <signal.h>
+#include <sys/select.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -71,6 +74,49 @@ std::vector<ReadRecord> ReadAll(const Journal& j, const std::string& topic, uint
     from = batch.records().back().offset + 1;
   }
   return out;
+}
+
+ChildProcess Spawn(const std::vector<std::string>& argv) {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  return ChildProcess{pid, fds[0]};
+}
+
+bool WaitReadable(int fd, int timeout_ms) {
+  fd_set set;
+  FD_ZERO(&set);
+  FD_SET(fd, &set);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  return select(fd + 1, &set, nullptr, nullptr, &tv) > 0;
+}
+
+int KillAndReap(ChildProcess* child, std::string* drained) {
+  kill(child->pid, SIGKILL);
+  char buf[65536];
+  for (;;) {  // the pipe reaches EOF once the child is dead
+    const ssize_t n = read(child->stdout_fd, buf, sizeof buf);
+    if (n <= 0) break;
+    if (drained) drained->append(buf, static_cast<size_t>(n));
+  }
+  close(child->stdout_fd);
+  int status = 0;
+  REQUIRE(waitpid(child->pid, &status, 0) == child->pid);
+  child->pid = -1;
+  child->stdout_fd = -1;
+  return status;
 }
 
 }  // namespace brook::test

@@ -64,6 +64,22 @@ struct ReadRecord {
 std::vector<ReadRecord> ReadAll(const Journal& j, const std::string& topic, uint32_t partition,
                                 uint64_t from = 0);
 
+// A child process whose standard output is a pipe to this process.
+struct ChildProcess {
+  int pid = -1;
+  int stdout_fd = -1;
+};
+
+// Starts argv[0] (a path) with argv, its stdout piped to the returned fd.
+ChildProcess Spawn(const std::vector<std::string>& argv);
+
+// Waits up to `timeout_ms` for the child's stdout to become readable.
+bool WaitReadable(int fd, int timeout_ms);
+
+// Sends SIGKILL, reads what the child wrote before it died into *drained (if
+// given), closes the pipe and reaps the child. Returns the wait status.
+int KillAndReap(ChildProcess* child, std::string* drained = nullptr);
+
 }  // namespace brook::test
 
 #endif  // BROOK_TESTS_TESTUTIL_H_
