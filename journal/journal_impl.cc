@@ -615,9 +615,21 @@ Status JournalImpl::Submit(std::unique_ptr<PendingAppend> pending, bool wait, St
   if (wait) pa->cv = &cv;
   pending_bytes_ += bytes;
   queue_.push_back(pending.release());
-  work_cv_.notify_one();
-  if (!wait) return Status::OK();
-  cv.wait(lk, [&] { return pa->done; });
+  if (!wait) {
+    // Nobody waits for this one: the writer thread commits it.
+    if (!leading_) work_cv_.notify_one();
+    return Status::OK();
+  }
+  // Group commit without a thread hop: if nobody is committing, this thread
+  // commits everything queued (its own append included); otherwise it waits
+  // for the committing thread, which hands over when it is done.
+  while (!pa->done) {
+    if (!leading_) {
+      Lead(lk);
+    } else {
+      cv.wait(lk);
+    }
+  }
   *result = std::move(pa->status);
   if (positions && result->ok()) *positions = std::move(pa->positions);
   delete pa;
@@ -644,7 +656,8 @@ Status JournalImpl::AppendAsync(std::string_view topic, const std::vector<Record
 }
 
 // ---------------------------------------------------------------------------
-// The writer thread
+// Committing: whoever leads (an appending thread, or the writer thread for
+// asynchronous appends, commands and retention) has the write side alone.
 
 Status JournalImpl::RunOnWriter(std::function<Status()> fn) {
   auto task = std::make_shared<std::packaged_task<Status()>>(std::move(fn));
@@ -660,38 +673,65 @@ Status JournalImpl::RunOnWriter(std::function<Status()> fn) {
   return result.get();
 }
 
+void JournalImpl::Lead(std::unique_lock<std::mutex>& lk) {
+  leading_ = true;
+  std::deque<std::function<void()>> commands;
+  commands.swap(commands_);
+  std::vector<PendingAppend*> group(queue_.begin(), queue_.end());
+  queue_.clear();
+  lk.unlock();
+  for (auto& c : commands) c();
+  if (!group.empty()) {
+    uint64_t bytes = 0;
+    for (PendingAppend* pa : group) bytes += pa->data.size();
+    CommitGroup(&group);
+    lk.lock();
+    pending_bytes_ -= bytes;
+    space_cv_.notify_all();
+  } else {
+    lk.lock();
+  }
+  leading_ = false;
+  HandOff();
+}
+
+void JournalImpl::HandOff() {
+  // Prefer a thread that waits for its own append: it commits without a hop.
+  for (PendingAppend* pa : queue_) {
+    if (pa->cv) {
+      pa->cv->notify_one();
+      break;
+    }
+  }
+  if (!queue_.empty() || !commands_.empty() || stopping_) work_cv_.notify_one();
+}
+
+bool JournalImpl::RunExclusive(std::unique_lock<std::mutex>& lk, const std::function<void()>& fn) {
+  if (leading_) return false;
+  leading_ = true;
+  lk.unlock();
+  fn();
+  lk.lock();
+  leading_ = false;
+  HandOff();
+  return true;
+}
+
 void JournalImpl::WriterLoop() {
   using Clock = std::chrono::steady_clock;
   auto next_sync = Clock::now() + options_.sync_interval;
   auto next_retention = Clock::now() + options_.retention_interval;
   bool retention_more = false;
-  std::vector<PendingAppend*> group;
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
-    if (!commands_.empty()) {
-      std::deque<std::function<void()>> commands;
-      commands.swap(commands_);
-      lk.unlock();
-      for (auto& c : commands) c();
-      lk.lock();
+    if ((!commands_.empty() || !queue_.empty()) && !leading_) {
+      Lead(lk);
       continue;
     }
-    if (!queue_.empty()) {
-      group.assign(queue_.begin(), queue_.end());
-      queue_.clear();
-      lk.unlock();
-      uint64_t bytes = 0;
-      for (PendingAppend* pa : group) bytes += pa->data.size();
-      CommitGroup(&group);
-      group.clear();
-      lk.lock();
-      pending_bytes_ -= bytes;
-      space_cv_.notify_all();
-      continue;
-    }
-    if (stopping_) break;
+    if (stopping_ && queue_.empty() && commands_.empty() && !leading_) break;
     const auto now = Clock::now();
-    if (options_.durability == Durability::kNoSync && now >= next_sync) {
+    if (options_.durability == Durability::kNoSync && now >= next_sync && !stopping_) {
+      // A sync needs no exclusivity: appends go on while it runs.
       lk.unlock();
       int rc = mdb_env_sync(env_, 1);
       if (rc != 0) Log(LogLevel::kError, LmdbStatus(rc, "periodic sync", options_.path).ToString());
@@ -699,14 +739,14 @@ void JournalImpl::WriterLoop() {
       next_sync = Clock::now() + options_.sync_interval;
       continue;
     }
-    if (retention_more || now >= next_retention) {
-      lk.unlock();
-      Status s = ApplyRetention(kRetentionBatch, &retention_more);
-      if (!s.ok()) {
-        Log(LogLevel::kError, "retention: " + s.ToString());
-        retention_more = false;
-      }
-      lk.lock();
+    if ((retention_more || now >= next_retention) && !stopping_ &&
+        RunExclusive(lk, [&] {
+          Status s = ApplyRetention(kRetentionBatch, &retention_more);
+          if (!s.ok()) {
+            Log(LogLevel::kError, "retention: " + s.ToString());
+            retention_more = false;
+          }
+        })) {
       next_retention = Clock::now() + options_.retention_interval;
       continue;
     }

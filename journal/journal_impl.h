@@ -1,9 +1,11 @@
 // JournalImpl: the LMDB-backed implementation of brook::Journal.
 //
-// One writer thread owns every write transaction (appends, topic creation,
-// retention, epoch). Callers encode their records in their own thread and
-// queue them; the writer takes the whole queue, assigns offsets and
-// timestamps, commits once and acknowledges each append (group commit).
+// One thread at a time "leads": it owns the write side (partition state and
+// write transactions). Callers encode their records in their own thread and
+// queue them; a synchronous appender that finds nobody leading leads itself
+// and commits everything queued in one transaction (group commit, no thread
+// hop); the writer thread leads for asynchronous appends, commands (topic
+// creation, retention on demand) and periodic retention.
 // Readers use read-only transactions (MDB_NOTLS) and share map_mu_ so the
 // writer can grow the map while no reader is inside a transaction.
 #ifndef BROOK_JOURNAL_JOURNAL_IMPL_H_
@@ -74,7 +76,7 @@ class JournalImpl final : public Journal {
     uint32_t index = 0;
     MDB_dbi dbi = 0;
     std::string state_key;  // key in the partitions database
-    // Writer thread only:
+    // Leader only:
     PartitionState committed;
     uint64_t stage_gen = 0;  // == gen_ while this commit touches the partition
     PartitionState staged;
@@ -121,10 +123,17 @@ class JournalImpl final : public Journal {
   Status Submit(std::unique_ptr<PendingAppend> pending, bool wait, Status* result,
                 std::vector<RecordPosition>* positions);
 
-  // Runs `fn` on the writer thread and waits for its result.
+  // Runs `fn` as the leader (on the writer thread) and waits for its result.
   Status RunOnWriter(std::function<Status()> fn);
 
   void WriterLoop();
+  // With mu_ held and nobody leading: leads, running queued commands and
+  // committing every queued append; returns with mu_ held.
+  void Lead(std::unique_lock<std::mutex>& lk);
+  // Runs fn as the leader if nobody leads; false if somebody does.
+  bool RunExclusive(std::unique_lock<std::mutex>& lk, const std::function<void()>& fn);
+  // After leading: wakes whoever should lead next (mu_ held).
+  void HandOff();
   void CommitGroup(std::vector<PendingAppend*>* group);
   int TryCommit(std::vector<PendingAppend*>* group);
   void NotifyListener(std::vector<PendingAppend*>* group);
@@ -147,8 +156,8 @@ class JournalImpl final : public Journal {
   MDB_dbi meta_dbi_ = 0, topics_dbi_ = 0, partitions_dbi_ = 0;
   ProducerId producer_id_;
   uint64_t epoch_ = 0;
-  uint64_t map_size_ = 0;         // writer thread (and Init)
-  uint32_t partition_count_ = 0;  // writer thread (and Init)
+  uint64_t map_size_ = 0;         // leader only (and Init)
+  uint32_t partition_count_ = 0;  // leader only (and Init)
 
   // Readers hold this shared for the life of a read transaction; the writer
   // holds it exclusively while it resizes the map.
@@ -160,6 +169,7 @@ class JournalImpl final : public Journal {
   // Queue between callers and the writer.
   std::mutex mu_;
   std::condition_variable work_cv_;   // writer waits for work
+  bool leading_ = false;              // a thread owns the write side
   std::condition_variable space_cv_;  // callers wait for queue space
   std::deque<PendingAppend*> queue_;
   std::deque<std::function<void()>> commands_;
@@ -171,7 +181,7 @@ class JournalImpl final : public Journal {
   std::mutex listener_mu_;
   CommitListener listener_;
 
-  // Writer thread only.
+  // Leader only.
   uint64_t gen_ = 0;
   std::vector<Partition*> touched_;
   std::thread writer_;
