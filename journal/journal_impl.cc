@@ -739,8 +739,7 @@ void JournalImpl::WriterLoop() {
       next_sync = Clock::now() + options_.sync_interval;
       continue;
     }
-    if ((retention_more || now >= next_retention) && !stopping_ &&
-        RunExclusive(lk, [&] {
+    if ((retention_more || now >= next_retention) && !stopping_ && RunExclusive(lk, [&] {
           Status s = ApplyRetention(kRetentionBatch, &retention_more);
           if (!s.ok()) {
             Log(LogLevel::kError, "retention: " + s.ToString());
@@ -1071,8 +1070,11 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
         break;
       }
       if (count > 0 && data.size() + v.mv_size > options.max_bytes) break;
-      const char* p = static_cast<const char*>(v.mv_data);
-      data.insert(data.end(), p, p + v.mv_size);
+      const size_t at = data.size();
+      if (at + v.mv_size > data.capacity())
+        data.reserve(std::max(2 * data.capacity(), at + v.mv_size));
+      data.resize(at + v.mv_size);
+      std::memcpy(data.data() + at, v.mv_data, v.mv_size);
       ++count;
       ++expected;
       if (count >= options.max_records || data.size() >= options.max_bytes ||
@@ -1095,13 +1097,14 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
   std::string_view rest(data.data(), data.size());
   uint64_t expected = from_offset;
   while (!rest.empty()) {
-    RecordView r;
+    RecordView& r = records.emplace_back();
     size_t used = 0;
     s = DecodeRecord(rest, &r, &headers, &used);
     if (s.ok() && r.offset != expected)
       s = Status::DataLoss("record stored under offset " + std::to_string(expected) +
                            " says it is offset " + std::to_string(r.offset));
     if (!s.ok()) {
+      records.pop_back();
       if (records.empty())
         return Status::DataLoss("record " + std::to_string(expected) + " of " + where +
                                 " in journal " + options_.path + " is damaged (" +
@@ -1110,7 +1113,6 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
       data.resize(static_cast<size_t>(rest.data() - data.data()));
       break;
     }
-    records.push_back(r);
     rest.remove_prefix(used);
     ++expected;
   }
