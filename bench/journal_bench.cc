@@ -1,6 +1,6 @@
 // journal_bench: the journal's append and read throughput beside raw LMDB.
 //
-//   journal_bench [--seconds S] [--runs R] [--json FILE] [--quick]
+//   journal_bench [--seconds S] [--runs R] [--json FILE] [--only append|read] [--quick]
 //
 // For 100-byte payloads, at batch sizes 1, 100 and 1000, in each durability
 // mode, it measures records/s of Journal::Append (one partition, explicit
@@ -40,6 +40,7 @@ struct Config {
   double seconds = 1.5;
   int runs = 3;
   std::string json;
+  std::string only;  // "append" or "read": run just that part
 };
 
 struct Row {
@@ -281,11 +282,14 @@ int main(int argc, char** argv) {
       c.runs = std::atoi(argv[++i]);
     } else if (a == "--json" && i + 1 < argc) {
       c.json = argv[++i];
+    } else if (a == "--only" && i + 1 < argc) {
+      c.only = argv[++i];
     } else if (a == "--quick") {
       c.seconds = 0.1;
       c.runs = 1;
     } else {
-      std::fprintf(stderr, "usage: %s [--seconds S] [--runs R] [--json FILE] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--seconds S] [--runs R] [--json FILE] [--only append|read] [--quick]\n",
+                   argv[0]);
       return 64;
     }
   }
@@ -299,6 +303,7 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   const uint64_t max_records = c.seconds < 0.5 ? 200000 : 20000000;
   for (const std::string mode : {"fsync", "nometasync", "nosync"}) {
+    if (c.only == "read") break;
     for (int batch : {1, 100, 1000}) {
       std::fprintf(stderr, "append %s batch %d ...\n", mode.c_str(), batch);
       std::vector<double> b, r;
@@ -310,7 +315,7 @@ int main(int argc, char** argv) {
       PrintRow(rows.back());
     }
   }
-  {
+  if (c.only != "append") {
     const uint64_t count = c.seconds < 0.5 ? 100000 : 2000000;
     std::fprintf(stderr, "read %llu records ...\n", static_cast<unsigned long long>(count));
     ScopedDir dir;

@@ -40,6 +40,9 @@ case "$mode" in
     rm -rf "$build/outside-demo-journal"
     echo "outside build: ok"
 
+    step "benchmark smoke run (checks it runs; asserts no speed)"
+    "$build/bench/journal_bench" --quick >/dev/null
+
     if [ -d bindings/python/tests ]; then
       step "Python tests"
       /usr/bin/python3 -m pytest -q bindings/python/tests
