@@ -1,7 +1,47 @@
 #include "brook/record.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
 #include "brook/options.h"
 
 namespace brook {
+
+namespace detail {
+
+ByteBuffer::ByteBuffer(ByteBuffer&& o) noexcept
+    : data_(std::exchange(o.data_, nullptr)),
+      size_(std::exchange(o.size_, 0)),
+      capacity_(std::exchange(o.capacity_, 0)) {}
+
+ByteBuffer& ByteBuffer::operator=(ByteBuffer&& o) noexcept {
+  if (this != &o) {
+    std::free(data_);
+    data_ = std::exchange(o.data_, nullptr);
+    size_ = std::exchange(o.size_, 0);
+    capacity_ = std::exchange(o.capacity_, 0);
+  }
+  return *this;
+}
+
+ByteBuffer::~ByteBuffer() { std::free(data_); }
+
+char* ByteBuffer::Extend(size_t n) {
+  if (size_ + n > capacity_) {
+    size_t cap = capacity_ ? capacity_ * 2 : 4096;
+    while (cap < size_ + n) cap *= 2;
+    char* p = static_cast<char*>(std::realloc(data_, cap));
+    if (!p) throw std::bad_alloc();
+    data_ = p;
+    capacity_ = cap;
+  }
+  char* out = data_ + size_;
+  size_ += n;
+  return out;
+}
+
+}  // namespace detail
 
 std::optional<std::string_view> RecordView::header(std::string_view name) const {
   for (const Header* h = begin_headers(); h != end_headers(); ++h)

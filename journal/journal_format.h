@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -55,27 +56,39 @@ constexpr size_t kTopicRecordSize = 1 + 4 + 8 * 4;
 constexpr uint8_t kPartitionRecordVersion = 1;
 constexpr size_t kPartitionRecordSize = 1 + 8 * 4;
 
+// Big-endian loads and stores. On little-endian hosts (all brook supports in
+// practice) each is one move and a byte swap.
+inline uint64_t ToBE64(uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return __builtin_bswap64(v);
+#else
+  return v;
+#endif
+}
+inline uint32_t ToBE32(uint32_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return __builtin_bswap32(v);
+#else
+  return v;
+#endif
+}
 inline void PutU64BE(char* p, uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    p[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
+  v = ToBE64(v);
+  std::memcpy(p, &v, 8);
 }
 inline uint64_t GetU64BE(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return ToBE64(v);
 }
 inline void PutU32BE(char* p, uint32_t v) {
-  for (int i = 3; i >= 0; --i) {
-    p[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
+  v = ToBE32(v);
+  std::memcpy(p, &v, 4);
 }
 inline uint32_t GetU32BE(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return ToBE32(v);
 }
 
 }  // namespace brook::journal

@@ -1037,7 +1037,7 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
   if (!s.ok()) return s;
   const std::string where = std::string(topic) + "/" + std::to_string(partition);
 
-  std::vector<char>& data = out->mutable_data();
+  detail::ByteBuffer& data = out->mutable_data();
   {
     ReadTxn txn(this);
     if (txn.rc() != 0) return LmdbStatus(txn.rc(), "reading " + where, options_.path);
@@ -1070,11 +1070,7 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
         break;
       }
       if (count > 0 && data.size() + v.mv_size > options.max_bytes) break;
-      const size_t at = data.size();
-      if (at + v.mv_size > data.capacity())
-        data.reserve(std::max(2 * data.capacity(), at + v.mv_size));
-      data.resize(at + v.mv_size);
-      std::memcpy(data.data() + at, v.mv_data, v.mv_size);
+      std::memcpy(data.Extend(v.mv_size), v.mv_data, v.mv_size);
       ++count;
       ++expected;
       if (count >= options.max_records || data.size() >= options.max_bytes ||
@@ -1110,7 +1106,7 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
                                 " in journal " + options_.path + " is damaged (" +
                                 std::string(s.message()) +
                                 "); it is not served. Records before it are intact.");
-      data.resize(static_cast<size_t>(rest.data() - data.data()));
+      data.Truncate(static_cast<size_t>(rest.data() - data.data()));
       break;
     }
     rest.remove_prefix(used);

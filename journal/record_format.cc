@@ -6,21 +6,39 @@
 #include <string>
 
 #include "journal/crc32c.h"
+#include "journal/journal_format.h"
 
 namespace brook::journal {
 namespace {
 
 void PutBE(char* p, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) {
-    p[i] = static_cast<char>(v & 0xff);
-    v >>= 8;
+  switch (bytes) {
+    case 8:
+      PutU64BE(p, v);
+      return;
+    case 4:
+      PutU32BE(p, static_cast<uint32_t>(v));
+      return;
+    default:
+      for (int i = bytes - 1; i >= 0; --i) {
+        p[i] = static_cast<char>(v & 0xff);
+        v >>= 8;
+      }
   }
 }
 
 uint64_t GetBE(const char* p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
+  switch (bytes) {
+    case 8:
+      return GetU64BE(p);
+    case 4:
+      return GetU32BE(p);
+    default: {
+      uint64_t v = 0;
+      for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+      return v;
+    }
+  }
 }
 
 size_t BinHeaderSize(size_t n) { return n < 256 ? 2 : n < 65536 ? 3 : 5; }

@@ -67,6 +67,38 @@ struct RecordView {
   std::optional<std::string_view> header(std::string_view name) const;
 };
 
+namespace detail {
+
+// A growable byte buffer that, unlike std::vector<char>, does not zero the
+// bytes it is about to have copied over (a read copies every record once).
+// Moves keep the storage, so views into it stay valid across a move.
+class BROOK_EXPORT ByteBuffer {
+ public:
+  ByteBuffer() = default;
+  ByteBuffer(ByteBuffer&& o) noexcept;
+  ByteBuffer& operator=(ByteBuffer&& o) noexcept;
+  ByteBuffer(const ByteBuffer&) = delete;
+  ByteBuffer& operator=(const ByteBuffer&) = delete;
+  ~ByteBuffer();
+
+  const char* data() const { return data_; }
+  char* data() { return data_; }
+  size_t size() const { return size_; }
+  void clear() { size_ = 0; }
+  // Grows the buffer by n bytes (uninitialised) and returns them. Growing may
+  // move the storage: views into it are invalid after an Extend.
+  char* Extend(size_t n);
+  // Keeps the first n bytes (n <= size()).
+  void Truncate(size_t n) { size_ = n; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;
+};
+
+}  // namespace detail
+
 // A run of consecutive records of one partition, as returned by a read. It
 // owns the encoded bytes (contiguous, ready to send as is) and the decoded
 // views into them.
@@ -98,12 +130,12 @@ class BROOK_EXPORT RecordBatch {
   void Clear();
 
   // For brook's internals: the owned storage that views point into.
-  std::vector<char>& mutable_data() { return data_; }
+  detail::ByteBuffer& mutable_data() { return data_; }
   std::vector<RecordView>& mutable_records() { return records_; }
   std::vector<Header>& mutable_headers() { return headers_; }
 
  private:
-  std::vector<char> data_;
+  detail::ByteBuffer data_;
   std::vector<RecordView> records_;
   std::vector<Header> headers_;
 };
