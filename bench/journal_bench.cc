@@ -10,7 +10,8 @@
 // same environment flags. Then sequential reads: Journal::Read (which checks a
 // CRC and decodes every record) against a raw cursor walk over the same data,
 // once touching no value ("walk") and once copying each value out
-// ("walk+copy"), as a reader that keeps records beyond its transaction must.
+// ("walk+copy"), as a reader that keeps records beyond its transaction must;
+// and Journal::Scan (verify and decode in place, no copy) against the walk.
 //
 // The machine is shared and noisy: each figure is the median of R runs, brook
 // and raw alternate so noise hits both, and the ratio of medians is what to
@@ -212,6 +213,32 @@ double BrookRead(const std::string& dir, uint64_t count) {
   return rate;
 }
 
+// Journal::Scan from 0 to the end: each record decoded and verified in place.
+double BrookScan(const std::string& dir, uint64_t count) {
+  brook::JournalOptions o;
+  o.path = dir;
+  o.create_if_missing = false;
+  std::unique_ptr<brook::Journal> j;
+  Check(brook::Journal::Open(o, &j), "Journal::Open");
+  const auto start = Clock::now();
+  brook::ReadOptions ro;
+  ro.max_records = 1000;
+  uint64_t from = 0, bytes = 0;
+  while (from < count) {
+    Check(j->Scan("bench", 0, from, ro,
+                  [&](const brook::RecordView& r) {
+                    bytes += r.payload.size();
+                    ++from;
+                    return true;
+                  }),
+          "Scan");
+  }
+  const double rate = count / std::chrono::duration<double>(Clock::now() - start).count();
+  if (bytes != count * kPayload.size()) std::fprintf(stderr, "journal_bench: short scan\n");
+  Check(j->Close(), "Close");
+  return rate;
+}
+
 // A raw cursor walk over the same records in one read transaction. With
 // `copy`, each value is copied into a reused buffer, as any reader that keeps
 // records beyond its transaction must; without, values are not touched at all.
@@ -288,8 +315,10 @@ int main(int argc, char** argv) {
       c.seconds = 0.1;
       c.runs = 1;
     } else {
-      std::fprintf(stderr, "usage: %s [--seconds S] [--runs R] [--json FILE] [--only append|read] [--quick]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--seconds S] [--runs R] [--json FILE] [--only append|read] [--quick]\n",
+          argv[0]);
       return 64;
     }
   }
@@ -320,18 +349,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "read %llu records ...\n", static_cast<unsigned long long>(count));
     ScopedDir dir;
     FillForRead(dir.path, count);
-    std::vector<double> b, walk, copy;
+    std::vector<double> b, scan, walk, copy;
     // One untimed pass first, so every timed pass finds the file in the page
     // cache and none pays for the first faults of the mapping alone.
     RawRead(dir.path, count, false);
     for (int run = 0; run < std::max(3, c.runs); ++run) {
       b.push_back(BrookRead(dir.path, count));
+      scan.push_back(BrookScan(dir.path, count));
       walk.push_back(RawRead(dir.path, count, false));
       copy.push_back(RawRead(dir.path, count, true));
     }
     rows.push_back({"read", "walk", 1000, Median(b), Median(walk)});
     PrintRow(rows.back());
     rows.push_back({"read", "walk+copy", 1000, Median(b), Median(copy)});
+    PrintRow(rows.back());
+    rows.push_back({"scan", "walk", 1000, Median(scan), Median(walk)});
     PrintRow(rows.back());
   }
   if (!c.json.empty()) WriteJson(c.json, rows, c);

@@ -53,6 +53,9 @@ class JournalImpl final : public Journal {
 
   Status Read(std::string_view topic, uint32_t partition, uint64_t from_offset,
               const ReadOptions& options, RecordBatch* out) const override;
+  Status Scan(std::string_view topic, uint32_t partition, uint64_t from_offset,
+              const ReadOptions& options, const RecordVisitor& visit,
+              Watermarks* watermarks) const override;
   Status GetWatermarks(std::string_view topic, uint32_t partition, Watermarks* out) const override;
   Status SeekByTimestamp(std::string_view topic, uint32_t partition, int64_t timestamp_ns,
                          uint64_t* offset) const override;
@@ -115,6 +118,11 @@ class JournalImpl final : public Journal {
 
   Topic* FindTopic(std::string_view name) const;
   Status LookupPartition(std::string_view topic, uint32_t partition, const Partition** out) const;
+  template <typename OnValue, typename OnEnd>
+  Status WalkStored(const Partition& part, const std::string& where, uint64_t from_offset,
+                    const ReadOptions& options, Watermarks* wm, OnValue on_value,
+                    OnEnd on_end) const;
+  Status DamagedRecord(const std::string& where, uint64_t offset, const Status& why) const;
   Status ReadState(MDB_txn* txn, const Partition& p, PartitionState* out) const;
   int PutState(MDB_txn* txn, const Partition& p, const PartitionState& s);
 

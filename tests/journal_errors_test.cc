@@ -203,6 +203,19 @@ TEST_CASE("a flipped byte in a stored record is caught by its checksum and never
   // Records after it are still served.
   REQUIRE_OK(j->Read("t", 0, 6, ReadOptions{}, &b));
   CHECK(b.size() == 4);
+  // Scan behaves the same way.
+  std::vector<uint64_t> visited;
+  auto visit = [&](const RecordView& r) {
+    visited.push_back(r.offset);
+    return true;
+  };
+  REQUIRE_OK(j->Scan("t", 0, 0, ReadOptions{}, visit));
+  CHECK(visited == std::vector<uint64_t>{0, 1, 2, 3, 4});
+  visited.clear();
+  s = j->Scan("t", 0, 5, ReadOptions{}, visit);
+  CHECK(s.IsDataLoss());
+  CHECK(s.ToString().find("record 5 of t/0") != std::string::npos);
+  CHECK(visited.empty());
 }
 
 TEST_CASE("appends with bad input are refused before they reach the journal", "[journal][errors]") {

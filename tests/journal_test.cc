@@ -373,3 +373,49 @@ TEST_CASE("the commit listener sees each partition's committed records as one co
     CHECK(runs == stored);
   }
 }
+
+TEST_CASE("scan visits the same records as read, in place, and stops when asked", "[journal]") {
+  TempDir dir;
+  auto j = OpenJournal(TestOptions(dir.path()));
+  REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+  std::vector<RecordInput> in(50);
+  std::vector<std::string> payloads(50);
+  for (int i = 0; i < 50; ++i) {
+    payloads[i] = "payload-" + std::to_string(i);
+    in[i].payload = payloads[i];
+    in[i].headers = {{"i", payloads[i]}};
+  }
+  std::vector<RecordPosition> pos;
+  REQUIRE_OK(j->Append("t", in, &pos));
+
+  std::vector<std::string> seen;
+  Watermarks w;
+  ReadOptions ro;
+  ro.max_records = 20;
+  REQUIRE_OK(j->Scan(
+      "t", 0, 10, ro,
+      [&](const RecordView& r) {
+        CHECK(r.offset == 10 + seen.size());
+        CHECK(r.header("i") == std::optional<std::string_view>(r.payload));
+        seen.emplace_back(r.payload);
+        return true;
+      },
+      &w));
+  REQUIRE(seen.size() == 20);
+  CHECK(seen.front() == "payload-10");
+  CHECK(seen.back() == "payload-29");
+  CHECK(w.high_watermark == 50);
+
+  RecordBatch b;
+  REQUIRE_OK(j->Read("t", 0, 10, ro, &b));
+  for (size_t i = 0; i < b.size(); ++i) CHECK(b[i].payload == seen[i]);
+
+  int visits = 0;
+  REQUIRE_OK(j->Scan("t", 0, 0, ReadOptions{}, [&](const RecordView&) { return ++visits < 3; }));
+  CHECK(visits == 3);
+
+  CHECK(j->Scan("t", 0, 51, ReadOptions{}, [](const RecordView&) { return true; }).IsOutOfRange());
+  visits = 0;
+  REQUIRE_OK(j->Scan("t", 0, 50, ReadOptions{}, [&](const RecordView&) { return ++visits > 0; }));
+  CHECK(visits == 0);
+}

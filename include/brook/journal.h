@@ -12,10 +12,11 @@
 // durability mode is detectable by consumers: same id, new epoch, lower high
 // watermark).
 //
-// Appends go through one writer thread that does group commit: it takes every
-// queued append and commits them in one LMDB write transaction, then
-// acknowledges each. Under load one fsync covers many appends; under light
-// load an append waits about one commit.
+// Appends are group-committed: whichever thread commits (an appending thread
+// that found nobody committing, or the journal's writer thread for
+// asynchronous appends) takes every queued append and commits them in one
+// LMDB write transaction, then acknowledges each. Under load one fsync covers
+// many appends; under light load an append waits about one commit.
 //
 // Threading: all methods are thread-safe. Reads run in read-only transactions
 // (MVCC) and never block the writer or each other.
@@ -75,16 +76,22 @@ struct CommittedRange {
   std::string_view encoded;
 };
 
-// Called on the writer thread once per appended record run, or with the error
-// that failed the whole append. positions[i] is where records[i] landed.
-// It runs on the writer thread: keep it short, and never call Append, Close,
-// CreateTopic or EnforceRetention from it (they wait for the writer: deadlock).
+// Called once per AppendAsync after its commit, or with the error that failed
+// the whole append. positions[i] is where records[i] landed. It runs on the
+// thread that committed (usually the journal's writer thread; possibly a
+// thread inside a synchronous Append), one callback at a time: keep it short,
+// do not throw, and never call Append, Close, CreateTopic, Sync or
+// EnforceRetention from it (they wait for the commit in progress: deadlock).
 using AppendCallback =
     std::function<void(const Status& status, const std::vector<RecordPosition>& positions)>;
 
-// Called on the writer thread after each commit, once per partition that
-// received records, before the appends are acknowledged. The views are valid
-// only during the call. This is how a producer sends committed records live.
+// Receives each record of a Scan; returns false to stop.
+using RecordVisitor = std::function<bool(const RecordView& record)>;
+
+// Called after each commit, once per partition that received records, before
+// the appends are acknowledged, on the thread that committed; calls never
+// overlap. The views are valid only during the call. This is how a producer
+// sends committed records live. Same restrictions as AppendCallback.
 using CommitListener = std::function<void(const CommittedRange& range)>;
 
 class BROOK_EXPORT Journal {
@@ -153,6 +160,19 @@ class BROOK_EXPORT Journal {
   // the range ends the batch before it, so the next read reports it).
   virtual Status Read(std::string_view topic, uint32_t partition, uint64_t from_offset,
                       const ReadOptions& options, RecordBatch* out) const = 0;
+
+  // Like Read, without copying: calls `visit` for each record in offset order,
+  // inside the read transaction, with views into the journal's memory map that
+  // are valid only during the call. `visit` returns false to stop early. For
+  // forwarding records (a replay server copies them straight into a network
+  // message). `visit` must be quick and must not call this journal (a read
+  // transaction is open: a map resize would wait for it). Same bounds, checks
+  // and errors as Read; a damaged record after at least one visited record
+  // ends the scan with OK, so the next scan from it reports DataLoss.
+  // *watermarks (if given) receives the partition's watermarks.
+  virtual Status Scan(std::string_view topic, uint32_t partition, uint64_t from_offset,
+                      const ReadOptions& options, const RecordVisitor& visit,
+                      Watermarks* watermarks = nullptr) const = 0;
 
   // Errors: NotFound, InvalidArgument.
   virtual Status GetWatermarks(std::string_view topic, uint32_t partition,
