@@ -1105,10 +1105,12 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
   const std::string where = std::string(topic) + "/" + std::to_string(partition);
   detail::ByteBuffer& data = out->mutable_data();
   Watermarks wm;
+  size_t count = 0;
   s = WalkStored(
       *part, where, from_offset, options, &wm,
-      [&data](const char* p, size_t n, uint64_t) {
+      [&data, &count](const char* p, size_t n, uint64_t) {
         std::memcpy(data.Extend(n), p, n);
+        ++count;
         return true;
       },
       [] {});
@@ -1122,18 +1124,18 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
   // Decode and verify outside the transaction: it is short, and the bytes are ours now.
   std::vector<RecordView>& records = out->mutable_records();
   std::vector<Header>& headers = out->mutable_headers();
+  records.resize(count);
   std::string_view rest(data.data(), data.size());
-  uint64_t expected = from_offset;
-  while (!rest.empty()) {
-    RecordView& r = records.emplace_back();
+  for (size_t i = 0; i < count; ++i) {
+    const uint64_t expected = from_offset + i;
     size_t used = 0;
-    s = DecodeRecord(rest, &r, &headers, &used);
-    if (s.ok() && r.offset != expected)
+    s = DecodeRecord(rest, &records[i], &headers, &used);
+    if (s.ok() && records[i].offset != expected)
       s = Status::DataLoss("record stored under offset " + std::to_string(expected) +
-                           " says it is offset " + std::to_string(r.offset));
+                           " says it is offset " + std::to_string(records[i].offset));
     if (!s.ok()) {
-      records.pop_back();
-      if (records.empty()) {
+      records.resize(i);
+      if (i == 0) {
         data.clear();
         return DamagedRecord(where, expected, s);
       }
@@ -1141,7 +1143,6 @@ Status JournalImpl::Read(std::string_view topic, uint32_t partition, uint64_t fr
       break;
     }
     rest.remove_prefix(used);
-    ++expected;
   }
   LinkHeaders(&records, &headers);
   return Status::OK();
