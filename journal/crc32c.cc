@@ -70,6 +70,10 @@ const bool kHasSse42 = [] {
 
 }  // namespace
 
+uint32_t Crc32cPortable(const void* data, size_t n) {
+  return Crc32cSoftware(static_cast<const uint8_t*>(data), n);
+}
+
 uint32_t Crc32c(const void* data, size_t n) {
   const auto* p = static_cast<const uint8_t*>(data);
 #if defined(__x86_64__)
