@@ -419,3 +419,31 @@ TEST_CASE("scan visits the same records as read, in place, and stops when asked"
   REQUIRE_OK(j->Scan("t", 0, 50, ReadOptions{}, [&](const RecordView&) { return ++visits > 0; }));
   CHECK(visits == 0);
 }
+
+TEST_CASE("the journal is a plain LMDB environment that mdb_stat and mdb_dump read", "[journal]") {
+  TempDir dir;
+  {
+    auto j = OpenJournal(TestOptions(dir.path()));
+    TopicConfig tc;
+    tc.partitions = 2;
+    REQUIRE_OK(j->CreateTopic("orders", tc));
+    AppendPayloads(j.get(), "orders", {"a", "b", "c"}, 1);
+  }
+  auto run = [](const std::string& cmd, std::string* out) {
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    while (fgets(buf, sizeof buf, p)) *out += buf;
+    return pclose(p);
+  };
+  std::string stat, dump;
+  CHECK(run("mdb_stat -a " + dir.path() + " 2>&1", &stat) == 0);
+  INFO(stat);
+  CHECK(stat.find("Status of r:orders:1") != std::string::npos);
+  CHECK(stat.find("Status of brook.meta") != std::string::npos);
+  CHECK(run("mdb_dump -s r:orders:1 " + dir.path() + " 2>&1", &dump) == 0);
+  INFO(dump);
+  // Keys are big-endian offsets: 0, 1, 2.
+  CHECK(dump.find(" 0000000000000000\n") != std::string::npos);
+  CHECK(dump.find(" 0000000000000002\n") != std::string::npos);
+}
