@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "common/msgpack_lite.h"
 #include "journal/crc32c.h"
 #include "journal/journal_format.h"
 
@@ -104,81 +105,7 @@ bool HasDuplicateNames(const std::vector<Header>& headers) {
   return false;
 }
 
-// A bounds-checked reader over one record's bytes.
-class Reader {
- public:
-  explicit Reader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
-  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
-  const char* pos() const { return p_; }
-
-  bool Byte(uint8_t* b) {
-    if (p_ >= end_) return false;
-    *b = static_cast<uint8_t>(*p_++);
-    return true;
-  }
-  bool BE(int bytes, uint64_t* v) {
-    if (remaining() < static_cast<size_t>(bytes)) return false;
-    *v = GetBE(p_, bytes);
-    p_ += bytes;
-    return true;
-  }
-  bool Bytes(size_t n, std::string_view* out) {
-    if (remaining() < n) return false;
-    *out = std::string_view(p_, n);
-    p_ += n;
-    return true;
-  }
-  // bin 8/16/32 with `marker` already read.
-  bool Bin(uint8_t marker, std::string_view* out) {
-    uint64_t n;
-    switch (marker) {
-      case 0xc4:
-        if (!BE(1, &n)) return false;
-        break;
-      case 0xc5:
-        if (!BE(2, &n)) return false;
-        break;
-      case 0xc6:
-        if (!BE(4, &n)) return false;
-        break;
-      default:
-        return false;
-    }
-    return Bytes(static_cast<size_t>(n), out);
-  }
-  bool Str(std::string_view* out) {
-    uint8_t m;
-    if (!Byte(&m)) return false;
-    uint64_t n;
-    if ((m & 0xe0) == 0xa0) {
-      n = m & 0x1f;
-    } else if (m == 0xd9) {
-      if (!BE(1, &n)) return false;
-    } else if (m == 0xda) {
-      if (!BE(2, &n)) return false;
-    } else if (m == 0xdb) {
-      if (!BE(4, &n)) return false;
-    } else {
-      return false;
-    }
-    return Bytes(static_cast<size_t>(n), out);
-  }
-  bool MapHeader(uint64_t* n) {
-    uint8_t m;
-    if (!Byte(&m)) return false;
-    if ((m & 0xf0) == 0x80) {
-      *n = m & 0x0f;
-      return true;
-    }
-    if (m == 0xde) return BE(2, n);
-    if (m == 0xdf) return BE(4, n);
-    return false;
-  }
-
- private:
-  const char* p_;
-  const char* end_;
-};
+using mp::Reader;
 
 Status Malformed(const char* what) {
   return Status::DataLoss(std::string("malformed record: ") + what);
@@ -266,7 +193,7 @@ Status DecodeRecord(std::string_view in, RecordView* out, std::vector<Header>* h
     out->key.reset();
   } else {
     std::string_view key;
-    if (!r.Bin(m, &key)) return Malformed("key is not nil or bin, or is truncated");
+    if (!r.BinAfter(m, &key)) return Malformed("key is not nil or bin, or is truncated");
     out->key = key;
   }
 
@@ -281,7 +208,7 @@ Status DecodeRecord(std::string_view in, RecordView* out, std::vector<Header>* h
       headers->resize(first_header);
       return Malformed("header name is not a str, or is truncated");
     }
-    if (!r.Byte(&m) || !r.Bin(m, &h.value)) {
+    if (!r.Byte(&m) || !r.BinAfter(m, &h.value)) {
       headers->resize(first_header);
       return Malformed("header value is not bin, or is truncated");
     }
@@ -290,7 +217,7 @@ Status DecodeRecord(std::string_view in, RecordView* out, std::vector<Header>* h
   out->header_count = static_cast<size_t>(count);
   out->headers_begin = nullptr;
 
-  if (!r.Byte(&m) || !r.Bin(m, &out->payload)) {
+  if (!r.Byte(&m) || !r.BinAfter(m, &out->payload)) {
     headers->resize(first_header);
     return Malformed("payload is not bin, or is truncated");
   }
