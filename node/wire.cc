@@ -1,0 +1,403 @@
+#include "node/wire.h"
+
+#include <cstring>
+#include <limits>
+
+#include "common/msgpack_lite.h"
+#include "journal/record_format.h"
+
+namespace brook::node {
+namespace {
+
+Status Bad(const std::string& what) {
+  return Status::InvalidArgument("malformed message: " + what);
+}
+
+void WriteProducer(mp::Writer& w, const ProducerId& id) {
+  w.Bin(std::string_view(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size()));
+}
+
+bool ReadProducer(mp::Reader& r, ProducerId* id) {
+  std::string_view b;
+  if (!r.Bin(&b) || b.size() != id->bytes.size()) return false;
+  std::memcpy(id->bytes.data(), b.data(), b.size());
+  return true;
+}
+
+void WriteWatermarks(mp::Writer& w, const Watermarks& m) {
+  w.ArrayHeader(2);
+  w.Uint(m.low_watermark);
+  w.Uint(m.high_watermark);
+}
+
+bool ReadWatermarks(mp::Reader& r, Watermarks* m) {
+  uint64_t n;
+  return r.ArrayHeader(&n) && n == 2 && r.Uint(&m->low_watermark) && r.Uint(&m->high_watermark) &&
+         m->low_watermark <= m->high_watermark;
+}
+
+bool ReadPartitionList(mp::Reader& r, std::vector<Watermarks>* out) {
+  uint64_t n;
+  if (!r.ArrayHeader(&n) || n > kMaxPartitions || n > r.remaining() / 3) return false;
+  out->resize(static_cast<size_t>(n));
+  for (auto& m : *out)
+    if (!ReadWatermarks(r, &m)) return false;
+  return true;
+}
+
+bool ReadU32(mp::Reader& r, uint32_t* v) {
+  uint64_t x;
+  if (!r.UintAtMost(std::numeric_limits<uint32_t>::max(), &x)) return false;
+  *v = static_cast<uint32_t>(x);
+  return true;
+}
+
+// Reads "[version, kind" and checks the array has `expected` elements.
+// Returns false with *status set on failure.
+bool ReadEnvelope(mp::Reader& r, Kind* kind, uint64_t* elements, Status* status,
+                  bool* bad_version) {
+  uint64_t version, k;
+  *bad_version = false;
+  if (!r.ArrayHeader(elements) || *elements < 2) {
+    *status = Bad("not a msgpack array of at least 2 elements");
+    return false;
+  }
+  if (!r.Uint(&version)) {
+    *status = Bad("version is not an unsigned integer");
+    return false;
+  }
+  if (version != kProtocolVersion) {
+    *bad_version = true;
+    *status =
+        Status::InvalidArgument("unsupported protocol version " + std::to_string(version) +
+                                "; this node speaks version " + std::to_string(kProtocolVersion));
+    return false;
+  }
+  if (!r.UintAtMost(255, &k)) {
+    *status = Bad("kind is not a small unsigned integer");
+    return false;
+  }
+  *kind = static_cast<Kind>(k);
+  return true;
+}
+
+Status WrongCount(const char* what, uint64_t got, uint64_t want) {
+  return Bad(std::string(what) + " has " + std::to_string(got) + " elements, not " +
+             std::to_string(want));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Live
+
+void EncodeRecordsPrefix(std::string_view topic, const RecordsHeader& h, std::string* out) {
+  out->append(topic.data(), topic.size());
+  out->push_back('\0');
+  mp::Writer w(out);
+  w.ArrayHeader(7);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kRecords));
+  WriteProducer(w, h.producer);
+  w.Uint(h.epoch);
+  w.Uint(h.partition);
+  w.Uint(h.first_offset);
+  w.Uint(h.count);
+}
+
+void EncodeHeartbeat(std::string_view topic, const Heartbeat& h, std::string* out) {
+  out->append(topic.data(), topic.size());
+  out->push_back('\0');
+  mp::Writer w(out);
+  w.ArrayHeader(6);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kHeartbeat));
+  WriteProducer(w, h.producer);
+  w.Uint(h.epoch);
+  w.Uint(static_cast<uint64_t>(h.sent_ns < 0 ? 0 : h.sent_ns));
+  w.ArrayHeader(h.partitions.size());
+  for (const Watermarks& m : h.partitions) WriteWatermarks(w, m);
+}
+
+Status DecodeLive(std::string_view frame, LiveMessage* out) {
+  const size_t nul = frame.find('\0');
+  if (nul == std::string_view::npos || nul == 0 || nul > 255)
+    return Bad("live frame does not start with a topic name and a NUL byte");
+  out->topic = frame.substr(0, nul);
+  mp::Reader r(frame.substr(nul + 1));
+  uint64_t n;
+  Status s;
+  bool bad_version;
+  if (!ReadEnvelope(r, &out->kind, &n, &s, &bad_version)) return s;
+  if (out->kind == Kind::kRecords) {
+    if (n != 7) return WrongCount("records header", n, 7);
+    RecordsHeader& h = out->records;
+    if (!ReadProducer(r, &h.producer) || !r.Uint(&h.epoch) || !ReadU32(r, &h.partition) ||
+        !r.Uint(&h.first_offset) || !ReadU32(r, &h.count))
+      return Bad("records header fields are missing or of the wrong type");
+    if (h.count == 0) return Bad("records frame with zero records");
+    if (h.first_offset > std::numeric_limits<uint64_t>::max() - h.count)
+      return Bad("records frame offsets overflow");
+    // Each record takes at least kMinRecordSize bytes: a count beyond that is a lie.
+    if (h.count > r.remaining() / journal::kMinRecordSize)
+      return Bad("records frame claims more records than it holds");
+    out->record_bytes = r.rest();
+    return Status::OK();
+  }
+  if (out->kind == Kind::kHeartbeat) {
+    if (n != 6) return WrongCount("heartbeat", n, 6);
+    Heartbeat& h = out->heartbeat;
+    uint64_t sent;
+    if (!ReadProducer(r, &h.producer) || !r.Uint(&h.epoch) ||
+        !r.UintAtMost(static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), &sent) ||
+        !ReadPartitionList(r, &h.partitions))
+      return Bad("heartbeat fields are missing or of the wrong type");
+    h.sent_ns = static_cast<int64_t>(sent);
+    if (!r.empty()) return Bad("trailing bytes after a heartbeat");
+    return Status::OK();
+  }
+  return Bad("unknown live message kind " + std::to_string(static_cast<int>(out->kind)));
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+void EncodeDescribe(uint64_t id, std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(3);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kDescribe));
+  w.Uint(id);
+}
+
+void EncodeFetch(const Request& f, std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(9);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kFetch));
+  w.Uint(f.id);
+  w.Str(f.topic);
+  w.Uint(f.partition);
+  w.Uint(f.from_offset);
+  w.Uint(f.max_records);
+  w.Uint(f.max_bytes);
+  w.Uint(f.credit);
+}
+
+void EncodeCredit(uint64_t id, uint32_t pages, std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(4);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kCredit));
+  w.Uint(id);
+  w.Uint(pages);
+}
+
+void EncodeCancel(uint64_t id, std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(3);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kCancel));
+  w.Uint(id);
+}
+
+Status DecodeRequest(std::string_view frame, Request* out, ErrorCode* error_code) {
+  *out = Request{};
+  *error_code = ErrorCode::kBadRequest;
+  mp::Reader r(frame);
+  uint64_t n;
+  Status s;
+  bool bad_version;
+  if (!ReadEnvelope(r, &out->kind, &n, &s, &bad_version)) {
+    if (bad_version) {
+      *error_code = ErrorCode::kUnsupportedVersion;
+      uint64_t id;  // the id, when it can be read, lets the client match the error
+      uint8_t kind;
+      if (r.Byte(&kind) && r.Uint(&id)) out->id = id;
+    }
+    return s;
+  }
+  if (n < 3 || !r.Uint(&out->id)) return Bad("request id is missing or not an unsigned integer");
+  switch (out->kind) {
+    case Kind::kDescribe:
+    case Kind::kCancel:
+      if (n != 3) return WrongCount("request", n, 3);
+      break;
+    case Kind::kCredit:
+      if (n != 4) return WrongCount("credit", n, 4);
+      if (!ReadU32(r, &out->pages) || out->pages == 0)
+        return Bad("credit pages must be an integer in 1..2^32-1");
+      break;
+    case Kind::kFetch: {
+      if (n != 9) return WrongCount("fetch", n, 9);
+      if (!r.Str(&out->topic) || out->topic.empty() || out->topic.size() > 255)
+        return Bad("fetch topic is not a non-empty string");
+      if (!ReadU32(r, &out->partition)) return Bad("fetch partition is not a 32-bit integer");
+      if (!r.Uint(&out->from_offset)) return Bad("fetch from_offset is not an unsigned integer");
+      if (!r.Uint(&out->max_records) || out->max_records == 0)
+        return Bad("fetch max_records must be at least 1");
+      if (!r.Uint(&out->max_bytes) || out->max_bytes == 0)
+        return Bad("fetch max_bytes must be at least 1");
+      if (!ReadU32(r, &out->credit) || out->credit == 0)
+        return Bad("fetch credit must be an integer in 1..2^32-1");
+      break;
+    }
+    default:
+      return Bad("unknown request kind " + std::to_string(static_cast<int>(out->kind)));
+  }
+  if (!r.empty()) return Bad("trailing bytes after the request");
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// Answers
+
+void EncodeDescribeAnswer(uint64_t id, const ProducerId& producer, uint64_t epoch,
+                          const std::vector<TopicDescription>& topics, std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(6);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kDescribeAnswer));
+  w.Uint(id);
+  WriteProducer(w, producer);
+  w.Uint(epoch);
+  w.ArrayHeader(topics.size());
+  for (const TopicDescription& t : topics) {
+    w.ArrayHeader(2);
+    w.Str(t.name);
+    w.ArrayHeader(t.partitions.size());
+    for (const Watermarks& m : t.partitions) WriteWatermarks(w, m);
+  }
+}
+
+void EncodePagePrefix(uint64_t id, uint32_t partition, uint64_t first_offset, uint32_t count,
+                      const Watermarks& wm, std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(8);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kPage));
+  w.Uint(id);
+  w.Uint(partition);
+  w.Uint(first_offset);
+  w.Uint(count);
+  w.Uint(wm.low_watermark);
+  w.Uint(wm.high_watermark);
+}
+
+void EncodeEnd(uint64_t id, uint64_t next_offset, const Watermarks& wm, std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(6);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kEnd));
+  w.Uint(id);
+  w.Uint(next_offset);
+  w.Uint(wm.low_watermark);
+  w.Uint(wm.high_watermark);
+}
+
+void EncodeError(uint64_t id, ErrorCode code, std::string_view message, const Watermarks& wm,
+                 std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(7);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kError));
+  w.Uint(id);
+  w.Uint(static_cast<uint64_t>(code));
+  w.Str(message.substr(0, kMaxErrorMessage));
+  w.Uint(wm.low_watermark);
+  w.Uint(wm.high_watermark);
+}
+
+Status DecodeAnswer(std::string_view frame, Answer* out) {
+  *out = Answer{};
+  mp::Reader r(frame);
+  uint64_t n;
+  Status s;
+  bool bad_version;
+  if (!ReadEnvelope(r, &out->kind, &n, &s, &bad_version)) return s;
+  if (n < 3 || !r.Uint(&out->id)) return Bad("answer id is missing or not an unsigned integer");
+  switch (out->kind) {
+    case Kind::kDescribeAnswer: {
+      if (n != 6) return WrongCount("describe answer", n, 6);
+      uint64_t topics;
+      if (!ReadProducer(r, &out->producer) || !r.Uint(&out->epoch) || !r.ArrayHeader(&topics) ||
+          topics > kMaxTopics || topics > r.remaining() / 3)
+        return Bad("describe answer fields are missing or of the wrong type");
+      out->topics.resize(static_cast<size_t>(topics));
+      for (TopicDescription& t : out->topics) {
+        uint64_t two;
+        if (!r.ArrayHeader(&two) || two != 2 || !r.Str(&t.name) ||
+            !ReadPartitionList(r, &t.partitions))
+          return Bad("describe answer topic entry is malformed");
+      }
+      break;
+    }
+    case Kind::kPage: {
+      if (n != 8) return WrongCount("page", n, 8);
+      if (!ReadU32(r, &out->partition) || !r.Uint(&out->first_offset) || !ReadU32(r, &out->count) ||
+          !r.Uint(&out->watermarks.low_watermark) || !r.Uint(&out->watermarks.high_watermark))
+        return Bad("page header fields are missing or of the wrong type");
+      if (out->count == 0 || out->count > r.remaining() / journal::kMinRecordSize)
+        return Bad("page record count does not match its size");
+      if (out->first_offset > std::numeric_limits<uint64_t>::max() - out->count)
+        return Bad("page offsets overflow");
+      out->record_bytes = r.rest();
+      return Status::OK();  // the records follow the header
+    }
+    case Kind::kEnd:
+      if (n != 6) return WrongCount("end", n, 6);
+      if (!r.Uint(&out->next_offset) || !r.Uint(&out->watermarks.low_watermark) ||
+          !r.Uint(&out->watermarks.high_watermark))
+        return Bad("end fields are missing or of the wrong type");
+      break;
+    case Kind::kError: {
+      if (n != 7) return WrongCount("error", n, 7);
+      uint64_t code;
+      if (!r.UintAtMost(255, &code) || !r.Str(&out->message) ||
+          out->message.size() > kMaxErrorMessage || !r.Uint(&out->watermarks.low_watermark) ||
+          !r.Uint(&out->watermarks.high_watermark))
+        return Bad("error fields are missing or of the wrong type");
+      out->error = static_cast<ErrorCode>(code);
+      break;
+    }
+    default:
+      return Bad("unknown answer kind " + std::to_string(static_cast<int>(out->kind)));
+  }
+  if (!r.empty()) return Bad("trailing bytes after the answer");
+  return Status::OK();
+}
+
+Status DecodeRecords(std::string_view bytes, uint64_t first_offset, uint32_t count,
+                     RecordBatch* out) {
+  out->Clear();
+  detail::ByteBuffer& data = out->mutable_data();
+  if (!bytes.empty()) std::memcpy(data.Extend(bytes.size()), bytes.data(), bytes.size());
+  std::vector<RecordView>& records = out->mutable_records();
+  std::vector<Header>& headers = out->mutable_headers();
+  records.resize(count);
+  std::string_view rest(data.data(), data.size());
+  for (uint32_t i = 0; i < count; ++i) {
+    size_t used = 0;
+    Status s = journal::DecodeRecord(rest, &records[i], &headers, &used);
+    if (!s.ok()) {
+      out->Clear();
+      return Status::DataLoss("record " + std::to_string(first_offset + i) +
+                              " of the message: " + std::string(s.message()));
+    }
+    if (records[i].offset != first_offset + i) {
+      out->Clear();
+      return Status::DataLoss("record " + std::to_string(i) + " of the message has offset " +
+                              std::to_string(records[i].offset) + ", expected " +
+                              std::to_string(first_offset + i));
+    }
+    rest.remove_prefix(used);
+  }
+  if (!rest.empty()) {
+    out->Clear();
+    return Status::DataLoss("trailing bytes after the message's records");
+  }
+  journal::LinkHeaders(&records, &headers);
+  return Status::OK();
+}
+
+}  // namespace brook::node
