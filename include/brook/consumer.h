@@ -1,0 +1,153 @@
+// brook::Consumer: follows topics on one or more producers and delivers every
+// committed record of each stream in offset order, with no gap and no
+// duplicate, whether the record came live or by replay.
+//
+// A stream is (producer id, topic, partition). For each stream the consumer
+// keeps `next`, the offset it must deliver next. Live records that start at
+// `next` are delivered; a live message that starts above it (ZeroMQ dropped
+// something, the consumer joined late, the producer restarted) starts a replay
+// of the missing offsets from the producer's journal, and live records are
+// buffered until the replay meets them. A heartbeat whose high watermark is
+// above `next` starts a replay too, so a lost last record is found.
+// Records that retention removed before they were read are reported as a
+// skipped-range event, never skipped silently.
+//
+// Threading: the consumer runs its own I/O thread. Poll may be called from
+// one thread at a time; stats() and Close() from any thread.
+//
+// Not yet (later increments): stored positions under a consumer name, start
+// by timestamp, discovery, CURVE.
+#ifndef BROOK_CONSUMER_H_
+#define BROOK_CONSUMER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "brook/export.h"
+#include "brook/options.h"
+#include "brook/record.h"
+#include "brook/status.h"
+
+namespace brook {
+
+// Where a producer's live stream and replay server are bound
+// (Producer::pub_endpoint() and replay_endpoint()).
+struct ProducerEndpoints {
+  std::string pub;
+  std::string replay;
+};
+
+// Where a stream starts when the consumer has no position for it.
+struct StartPosition {
+  enum class Kind { kEarliest, kLatest, kOffset };
+  Kind kind = Kind::kEarliest;
+  uint64_t offset = 0;  // kOffset
+
+  static StartPosition Earliest() { return StartPosition{Kind::kEarliest, 0}; }
+  static StartPosition Latest() { return StartPosition{Kind::kLatest, 0}; }
+  // From this offset; below the low watermark, the removed part is reported
+  // as skipped; above the high watermark, from the high watermark.
+  static StartPosition Offset(uint64_t offset) { return StartPosition{Kind::kOffset, offset}; }
+};
+
+struct ConsumerOptions {
+  // The producers to follow (at least one).
+  std::vector<ProducerEndpoints> producers;
+  // Topics to follow, all partitions (at least one).
+  std::vector<std::string> topics;
+  StartPosition start = StartPosition::Earliest();
+
+  // Records decoded and waiting for Poll. When full, the consumer stops
+  // reading: ZeroMQ then drops live messages for it, and it replays them
+  // later. Bounds the consumer's memory. Default 100,000.
+  size_t max_queued_records = 100000;
+  // Live records buffered per stream while a replay catches up; beyond this
+  // the buffer is dropped and the replay goes on to the latest known high
+  // watermark. Default 50,000.
+  size_t max_buffered_live_records = 50000;
+  // Replay pages the producer may send ahead of the consumer. Default 4.
+  uint32_t replay_credit = 4;
+  // A replay request unanswered this long is sent again. Default 2 s.
+  std::chrono::milliseconds request_timeout{2000};
+  // Live messages ZeroMQ queues for this consumer before it drops. Default
+  // 10,000 (one message holds one commit's records of one partition).
+  int sub_high_water_mark = 10000;
+  // Largest message accepted from a producer (ZMQ_MAXMSGSIZE). Default 64 MiB.
+  int64_t max_message_bytes = 64ll << 20;
+
+  Logger logger;
+};
+
+struct StreamId {
+  ProducerId producer;
+  std::string topic;
+  uint32_t partition = 0;
+};
+
+struct ConsumerEvent {
+  enum class Kind {
+    // Offsets [from, to) of the stream were removed by retention before
+    // this consumer read them; delivery goes on at `to`.
+    kSkipped,
+    // A producer at these endpoints has a new id (its journal was wiped or
+    // replaced): its streams start from the start position. `stream` names the
+    // new producer (partition 0 of the first topic).
+    kNewProducer,
+    // The producer came back with a new epoch and a high watermark below what
+    // this consumer had read: offsets [from, to) were undone by a crash
+    // (weak durability mode) and will be issued again to new records, which
+    // are delivered from `from`.
+    kTailLost,
+  };
+  Kind kind = Kind::kSkipped;
+  StreamId stream;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  std::string message;
+};
+
+struct ConsumerStats {
+  uint64_t records_delivered = 0;
+  uint64_t live_records = 0;      // received live and delivered
+  uint64_t replayed_records = 0;  // received by replay and delivered
+  uint64_t gaps_detected = 0;     // replays started for missing offsets
+  uint64_t duplicates_dropped = 0;
+  uint64_t malformed_messages = 0;
+};
+
+// Receives what Poll delivers; views are valid only during the call.
+struct PollHandler {
+  std::function<void(const StreamId& stream, const RecordView& record)> on_record;
+  std::function<void(const ConsumerEvent& event)> on_event;  // optional
+};
+
+class BROOK_EXPORT Consumer {
+ public:
+  // Errors: InvalidArgument (an option; the message names it).
+  static Status Open(const ConsumerOptions& options, std::unique_ptr<Consumer>* out);
+
+  Consumer() = default;
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+  virtual ~Consumer() = default;
+
+  // Delivers up to `max_records` records (and any events between them) to
+  // `handler`, in order per stream, waiting up to `timeout` for the first.
+  // *delivered (if given) receives the number of records delivered.
+  // Errors: FailedPrecondition after Close.
+  virtual Status Poll(const PollHandler& handler, size_t max_records,
+                      std::chrono::milliseconds timeout, size_t* delivered = nullptr) = 0;
+
+  virtual ConsumerStats stats() const = 0;
+
+  // Stops the I/O thread and releases the sockets. Idempotent.
+  virtual Status Close() = 0;
+};
+
+}  // namespace brook
+
+#endif  // BROOK_CONSUMER_H_

@@ -1,0 +1,676 @@
+// The consumer: one I/O thread with a SUB and a DEALER per producer, a
+// per-stream state machine that merges live records and replay pages, and a
+// bounded queue that Poll drains.
+//
+// Invariants of a stream (DESIGN.md, "the consumer's per-stream state"):
+//  - `next` is the offset to deliver next; nothing below it is delivered
+//    again, nothing above it before it.
+//  - While a replay runs (or live records wait in the buffer), live records
+//    go to the buffer in arrival order, which is offset order.
+//  - A replay asks for [next, target): target is the first buffered live
+//    offset, or the highest high watermark seen. When it ends, the buffer
+//    drains while its front is at or below `next`; a remaining hole starts
+//    the next replay.
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "brook/consumer.h"
+#include "node/wire.h"
+
+namespace brook {
+namespace node {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kMaxPollWait = std::chrono::milliseconds(20);
+constexpr int kMaxMessagesPerTurn = 256;
+
+Status ValidateOptions(const ConsumerOptions& o) {
+  if (o.producers.empty())
+    return Status::InvalidArgument("ConsumerOptions::producers is empty; name at least one");
+  for (const ProducerEndpoints& p : o.producers)
+    if (p.pub.empty() || p.replay.empty())
+      return Status::InvalidArgument(
+          "ConsumerOptions::producers: every producer needs both a pub and a replay endpoint");
+  if (o.topics.empty())
+    return Status::InvalidArgument("ConsumerOptions::topics is empty; name at least one");
+  if (o.max_queued_records == 0)
+    return Status::InvalidArgument("ConsumerOptions::max_queued_records must be positive");
+  if (o.replay_credit == 0)
+    return Status::InvalidArgument("ConsumerOptions::replay_credit must be positive");
+  if (o.request_timeout.count() <= 0)
+    return Status::InvalidArgument("ConsumerOptions::request_timeout must be positive");
+  return Status::OK();
+}
+
+struct Stream {
+  StreamId id;
+  uint64_t next = 0;
+  uint64_t known_high = 0;  // highest high watermark (or live end) seen
+  // Replay in flight: [next, replay_target) asked for with request_id.
+  bool replaying = false;
+  uint64_t request_id = 0;
+  uint64_t replay_target = 0;
+  uint64_t replay_start = 0;
+  Clock::time_point deadline;
+  // Live batches waiting for the replay, in offset order.
+  struct Buffered {
+    uint64_t first;
+    std::shared_ptr<RecordBatch> batch;
+  };
+  std::deque<Buffered> buffer;
+  size_t buffered_records = 0;
+  bool overflowed = false;  // buffer dropped: replay on to known_high
+};
+
+struct Peer {
+  ProducerEndpoints endpoints;
+  zmq::socket_t sub;
+  zmq::socket_t dealer;
+  bool described = false;
+  uint64_t describe_id = 0;  // 0: none in flight
+  Clock::time_point describe_deadline;
+  ProducerId producer;
+  uint64_t epoch = 0;
+  std::map<std::pair<std::string, uint32_t>, std::unique_ptr<Stream>> streams;
+};
+
+// One entry of the delivery queue: a run of a batch's records, or an event.
+struct Delivery {
+  const StreamId* stream = nullptr;
+  std::shared_ptr<RecordBatch> batch;
+  size_t begin = 0, end = 0;
+  bool live = false;
+  std::optional<ConsumerEvent> event;
+};
+
+class ConsumerImpl final : public Consumer {
+ public:
+  explicit ConsumerImpl(const ConsumerOptions& options) : options_(options) {
+    topics_.insert(options.topics.begin(), options.topics.end());
+  }
+  ~ConsumerImpl() override {
+    Status s = Close();
+    (void)s;
+  }
+
+  Status Init();
+  Status Poll(const PollHandler& handler, size_t max_records, std::chrono::milliseconds timeout,
+              size_t* delivered) override;
+  ConsumerStats stats() const override;
+  Status Close() override;
+
+ private:
+  void Loop();
+  void HandleLive(Peer& peer, std::string_view frame);
+  void HandleAnswer(Peer& peer, std::string_view frame);
+  void OnDescribed(Peer& peer, const Answer& a);
+  void OnLiveBatch(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch);
+  void OnHeartbeat(Peer& peer, const LiveMessage& m);
+  void AfterReplay(Stream& s, bool progressed);
+  void StartReplay(Stream& s, uint64_t target);
+  void SendFetch(Peer& peer, Stream& s);
+  void SendDescribe(Peer& peer);
+  void CheckDeadlines();
+  // Queues batch records from `first` on that are at or above s.next.
+  void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
+  void QueueEvent(ConsumerEvent e);
+  Peer* PeerOf(const Stream& s);
+  void Log(LogLevel level, const std::string& msg) const {
+    if (options_.logger) options_.logger(level, msg);
+  }
+
+  ConsumerOptions options_;
+  std::set<std::string, std::less<>> topics_;
+  zmq::context_t ctx_;
+  std::vector<std::unique_ptr<Peer>> peers_;  // I/O thread only after Init
+  std::map<uint64_t, Stream*> in_flight_;     // fetch request id -> stream
+  std::map<const Stream*, Peer*> owner_;
+  std::vector<std::unique_ptr<Stream>> retired_;  // streams of replaced producers
+  uint64_t next_request_id_ = 1;
+  std::thread io_;
+  std::atomic<bool> stop_{false};
+
+  // The delivery queue, shared with Poll.
+  mutable std::mutex mu_;
+  std::condition_variable ready_cv_;
+  std::deque<Delivery> queue_;
+  size_t queued_records_ = 0;
+  bool closed_ = false;
+  std::mutex close_mu_;
+
+  std::atomic<uint64_t> delivered_{0}, live_{0}, replayed_{0}, gaps_{0}, duplicates_{0},
+      malformed_{0};
+};
+
+// ---------------------------------------------------------------------------
+// Setup and Poll
+
+Status ConsumerImpl::Init() {
+  try {
+    for (const ProducerEndpoints& ep : options_.producers) {
+      auto peer = std::make_unique<Peer>();
+      peer->endpoints = ep;
+      peer->sub = zmq::socket_t(ctx_, zmq::socket_type::sub);
+      peer->sub.set(zmq::sockopt::rcvhwm, options_.sub_high_water_mark);
+      peer->sub.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+      peer->sub.set(zmq::sockopt::linger, 0);
+      for (const std::string& t : options_.topics)
+        peer->sub.set(zmq::sockopt::subscribe, t + std::string(1, '\0'));
+      peer->sub.connect(ep.pub);
+      peer->dealer = zmq::socket_t(ctx_, zmq::socket_type::dealer);
+      peer->dealer.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+      peer->dealer.set(zmq::sockopt::linger, 0);
+      peer->dealer.connect(ep.replay);
+      peers_.push_back(std::move(peer));
+    }
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument(std::string("cannot connect to a producer endpoint: ") +
+                                   e.what());
+  }
+  for (auto& p : peers_) SendDescribe(*p);
+  io_ = std::thread([this] { Loop(); });
+  return Status::OK();
+}
+
+Status ConsumerImpl::Close() {
+  std::lock_guard<std::mutex> lk(close_mu_);
+  {
+    std::lock_guard<std::mutex> qlk(mu_);
+    if (closed_) return Status::OK();
+    closed_ = true;
+  }
+  stop_ = true;
+  ready_cv_.notify_all();
+  if (io_.joinable()) io_.join();
+  peers_.clear();
+  ctx_.close();
+  return Status::OK();
+}
+
+Status ConsumerImpl::Poll(const PollHandler& handler, size_t max_records,
+                          std::chrono::milliseconds timeout, size_t* delivered) {
+  if (delivered) *delivered = 0;
+  std::deque<Delivery> taken;
+  size_t records = 0;
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (closed_) return Status::FailedPrecondition("the consumer is closed");
+    ready_cv_.wait_for(lk, timeout, [&] { return !queue_.empty() || closed_; });
+    while (!queue_.empty() && records < max_records) {
+      Delivery& d = queue_.front();
+      if (d.event) {
+        taken.push_back(std::move(d));
+        queue_.pop_front();
+        continue;
+      }
+      const size_t n = d.end - d.begin;
+      if (records + n <= max_records) {
+        records += n;
+        taken.push_back(std::move(d));
+        queue_.pop_front();
+      } else {
+        const size_t part = max_records - records;
+        Delivery head = d;
+        head.end = head.begin + part;
+        d.begin += part;
+        records += part;
+        taken.push_back(std::move(head));
+      }
+    }
+    queued_records_ -= records;
+  }
+  for (const Delivery& d : taken) {
+    if (d.event) {
+      if (handler.on_event) handler.on_event(*d.event);
+      continue;
+    }
+    for (size_t i = d.begin; i < d.end; ++i) handler.on_record(*d.stream, (*d.batch)[i]);
+    (d.live ? live_ : replayed_) += d.end - d.begin;
+  }
+  delivered_ += records;
+  if (delivered) *delivered = records;
+  return Status::OK();
+}
+
+ConsumerStats ConsumerImpl::stats() const {
+  ConsumerStats s;
+  s.records_delivered = delivered_;
+  s.live_records = live_;
+  s.replayed_records = replayed_;
+  s.gaps_detected = gaps_;
+  s.duplicates_dropped = duplicates_;
+  s.malformed_messages = malformed_;
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// The I/O thread
+
+void ConsumerImpl::Loop() {
+  std::vector<zmq::pollitem_t> items;
+  while (!stop_) {
+    bool room;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      room = queued_records_ < options_.max_queued_records;
+    }
+    items.clear();
+    if (room) {
+      for (auto& p : peers_) {
+        items.push_back({p->sub.handle(), 0, ZMQ_POLLIN, 0});
+        items.push_back({p->dealer.handle(), 0, ZMQ_POLLIN, 0});
+      }
+    }
+    try {
+      if (items.empty()) {
+        // Full: read nothing until Poll makes room (ZeroMQ drops live
+        // messages meanwhile; they are replayed later).
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      } else {
+        zmq::poll(items.data(), items.size(), kMaxPollWait);
+        for (size_t i = 0; i < items.size(); ++i) {
+          if (!(items[i].revents & ZMQ_POLLIN)) continue;
+          Peer& peer = *peers_[i / 2];
+          zmq::socket_t& sock = (i % 2 == 0) ? peer.sub : peer.dealer;
+          for (int n = 0; n < kMaxMessagesPerTurn; ++n) {
+            zmq::message_t msg;
+            if (!sock.recv(msg, zmq::recv_flags::dontwait)) break;
+            if (msg.more()) {  // the protocol has single-frame messages only
+              ++malformed_;
+              continue;
+            }
+            if (i % 2 == 0) {
+              HandleLive(peer, msg.to_string_view());
+            } else {
+              HandleAnswer(peer, msg.to_string_view());
+            }
+          }
+        }
+      }
+      CheckDeadlines();
+    } catch (const zmq::error_t& e) {
+      if (stop_) break;
+      Log(LogLevel::kError, std::string("consumer I/O: ") + e.what());
+    }
+  }
+}
+
+void ConsumerImpl::SendDescribe(Peer& peer) {
+  peer.describe_id = next_request_id_++;
+  peer.describe_deadline = Clock::now() + options_.request_timeout;
+  std::string f;
+  EncodeDescribe(peer.describe_id, &f);
+  (void)peer.dealer.send(zmq::buffer(f), zmq::send_flags::dontwait);
+}
+
+void ConsumerImpl::SendFetch(Peer& peer, Stream& s) {
+  in_flight_.erase(s.request_id);
+  s.request_id = next_request_id_++;
+  in_flight_[s.request_id] = &s;
+  s.replay_start = s.next;
+  s.deadline = Clock::now() + options_.request_timeout;
+  Request f;
+  f.kind = Kind::kFetch;
+  f.id = s.request_id;
+  f.topic = s.id.topic;
+  f.partition = s.id.partition;
+  f.from_offset = s.next;
+  f.max_records = s.replay_target - s.next;
+  f.max_bytes = ~0ull >> 1;
+  f.credit = options_.replay_credit;
+  std::string frame;
+  EncodeFetch(f, &frame);
+  (void)peer.dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+}
+
+void ConsumerImpl::StartReplay(Stream& s, uint64_t target) {
+  if (target <= s.next) return;
+  s.replaying = true;
+  s.replay_target = target;
+  if (Peer* peer = PeerOf(s)) SendFetch(*peer, s);
+}
+
+Peer* ConsumerImpl::PeerOf(const Stream& s) {
+  auto it = owner_.find(&s);
+  return it == owner_.end() ? nullptr : it->second;
+}
+
+void ConsumerImpl::CheckDeadlines() {
+  const auto now = Clock::now();
+  for (auto& peer : peers_) {
+    if (peer->describe_id != 0 && now >= peer->describe_deadline) SendDescribe(*peer);
+    for (auto& [key, s] : peer->streams) {
+      if (s->replaying && now >= s->deadline) {
+        // Unanswered (producer away, answer lost): ask again; answers to the
+        // old request id are ignored from now on.
+        SendFetch(*peer, *s);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Answers
+
+void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
+  Answer a;
+  if (!DecodeAnswer(frame, &a).ok()) {
+    ++malformed_;
+    return;
+  }
+  if (a.kind == Kind::kDescribeAnswer) {
+    if (a.id == peer.describe_id) OnDescribed(peer, a);
+    return;
+  }
+  auto it = in_flight_.find(a.id);
+  if (it == in_flight_.end()) return;  // late, duplicated or for an older request
+  Stream& s = *it->second;
+  s.known_high = std::max(s.known_high, a.watermarks.high_watermark);
+  switch (a.kind) {
+    case Kind::kPage: {
+      auto batch = std::make_shared<RecordBatch>();
+      if (a.partition != s.id.partition || a.first_offset > s.next ||
+          !DecodeRecords(a.record_bytes, a.first_offset, a.count, batch.get()).ok()) {
+        ++malformed_;
+        SendFetch(peer, s);  // start over from next
+        return;
+      }
+      Deliver(s, a.first_offset, std::move(batch), false);
+      s.deadline = Clock::now() + options_.request_timeout;
+      std::string credit;
+      EncodeCredit(a.id, 1, &credit);
+      (void)peer.dealer.send(zmq::buffer(credit), zmq::send_flags::dontwait);
+      return;
+    }
+    case Kind::kEnd:
+      in_flight_.erase(it);
+      s.replaying = false;
+      AfterReplay(s, s.next > s.replay_start);
+      return;
+    case Kind::kError:
+      in_flight_.erase(it);
+      s.replaying = false;
+      if (a.error == ErrorCode::kOutOfRange && a.watermarks.low_watermark > s.next) {
+        ConsumerEvent e;
+        e.kind = ConsumerEvent::Kind::kSkipped;
+        e.stream = s.id;
+        e.from = s.next;
+        e.to = a.watermarks.low_watermark;
+        e.message = "offsets " + std::to_string(e.from) + ".." + std::to_string(e.to - 1) + " of " +
+                    s.id.topic + "/" + std::to_string(s.id.partition) +
+                    " were removed by retention before this consumer read them";
+        QueueEvent(std::move(e));
+        s.next = a.watermarks.low_watermark;
+        AfterReplay(s, true);
+        return;
+      }
+      Log(LogLevel::kWarning, "replay of " + s.id.topic + "/" + std::to_string(s.id.partition) +
+                                  " failed: " + std::string(a.message) + "; retrying");
+      // Retry after the request timeout.
+      s.replaying = true;
+      s.request_id = 0;
+      s.deadline = Clock::now() + options_.request_timeout;
+      return;
+    default:
+      ++malformed_;
+      return;
+  }
+}
+
+void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
+  peer.describe_id = 0;
+  const bool new_producer = peer.described && a.producer != peer.producer;
+  if (peer.described && !new_producer) {
+    // A re-describe of the same producer: add topics or partitions it has now.
+    peer.epoch = a.epoch;
+  } else {
+    if (new_producer) {
+      // Queued deliveries may still point at the old streams: retire them
+      // rather than free them.
+      for (auto& [key, s] : peer.streams) {
+        in_flight_.erase(s->request_id);
+        owner_.erase(s.get());
+        retired_.push_back(std::move(s));
+      }
+      peer.streams.clear();
+    }
+    peer.producer = a.producer;
+    peer.epoch = a.epoch;
+    peer.described = true;
+  }
+  bool reported = false;
+  for (const TopicDescription& t : a.topics) {
+    if (!topics_.count(t.name)) continue;
+    for (uint32_t p = 0; p < t.partitions.size(); ++p) {
+      auto key = std::make_pair(std::string(t.name), p);
+      if (peer.streams.count(key)) continue;
+      auto s = std::make_unique<Stream>();
+      s->id.producer = a.producer;
+      s->id.topic = std::string(t.name);
+      s->id.partition = p;
+      const Watermarks& w = t.partitions[p];
+      s->known_high = w.high_watermark;
+      switch (options_.start.kind) {
+        case StartPosition::Kind::kEarliest:
+          s->next = w.low_watermark;
+          break;
+        case StartPosition::Kind::kLatest:
+          s->next = w.high_watermark;
+          break;
+        case StartPosition::Kind::kOffset:
+          s->next = std::min(options_.start.offset, w.high_watermark);
+          break;
+      }
+      if (new_producer && !reported) {
+        ConsumerEvent e;
+        e.kind = ConsumerEvent::Kind::kNewProducer;
+        e.stream = s->id;
+        e.message = "the producer at " + peer.endpoints.replay + " has a new id " +
+                    a.producer.ToHex() +
+                    " (its journal was replaced); following it from the "
+                    "start position";
+        QueueEvent(std::move(e));
+        reported = true;
+      }
+      Stream& ref = *s;
+      owner_[s.get()] = &peer;
+      peer.streams.emplace(std::move(key), std::move(s));
+      // Below the low watermark the fetch answers "out of range", which
+      // becomes a skipped-range event.
+      if (ref.next < w.high_watermark) StartReplay(ref, w.high_watermark);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Live
+
+void ConsumerImpl::HandleLive(Peer& peer, std::string_view frame) {
+  LiveMessage m;
+  if (!DecodeLive(frame, &m).ok()) {
+    ++malformed_;
+    return;
+  }
+  if (!peer.described) return;  // the describe answer will set the streams up
+  const ProducerId& id = m.kind == Kind::kRecords ? m.records.producer : m.heartbeat.producer;
+  if (id != peer.producer) {
+    // Another producer behind these endpoints: learn about it.
+    if (peer.describe_id == 0) SendDescribe(peer);
+    return;
+  }
+  if (m.kind == Kind::kHeartbeat) {
+    OnHeartbeat(peer, m);
+    return;
+  }
+  auto it = peer.streams.find(std::make_pair(std::string(m.topic), m.records.partition));
+  if (it == peer.streams.end()) {
+    if (topics_.count(m.topic) && peer.describe_id == 0) SendDescribe(peer);  // a new partition
+    return;
+  }
+  auto batch = std::make_shared<RecordBatch>();
+  if (!DecodeRecords(m.record_bytes, m.records.first_offset, m.records.count, batch.get()).ok()) {
+    ++malformed_;  // dropped; the gap it leaves is replayed
+    return;
+  }
+  OnLiveBatch(*it->second, m.records.first_offset, std::move(batch));
+}
+
+void ConsumerImpl::OnLiveBatch(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch) {
+  const uint64_t last = first + batch->size();
+  s.known_high = std::max(s.known_high, last);
+  if (last <= s.next) {
+    duplicates_ += batch->size();
+    return;
+  }
+  if (s.replaying || !s.buffer.empty()) {
+    if (s.overflowed) return;  // the replay goes on to known_high
+    if (s.buffered_records + batch->size() > options_.max_buffered_live_records) {
+      s.buffer.clear();
+      s.buffered_records = 0;
+      s.overflowed = true;
+      return;
+    }
+    s.buffered_records += batch->size();
+    s.buffer.push_back(Stream::Buffered{first, std::move(batch)});
+    return;
+  }
+  if (first <= s.next) {
+    Deliver(s, first, std::move(batch), true);
+    return;
+  }
+  // A hole before this batch: replay it, and keep the batch for after.
+  ++gaps_;
+  s.buffered_records += batch->size();
+  s.buffer.push_back(Stream::Buffered{first, std::move(batch)});
+  StartReplay(s, first);
+}
+
+void ConsumerImpl::OnHeartbeat(Peer& peer, const LiveMessage& m) {
+  const bool restarted = m.heartbeat.epoch != peer.epoch;
+  peer.epoch = m.heartbeat.epoch;
+  for (uint32_t p = 0; p < m.heartbeat.partitions.size(); ++p) {
+    auto it = peer.streams.find(std::make_pair(std::string(m.topic), p));
+    if (it == peer.streams.end()) {
+      if (topics_.count(m.topic) && peer.describe_id == 0) SendDescribe(peer);
+      continue;
+    }
+    Stream& s = *it->second;
+    const Watermarks& w = m.heartbeat.partitions[p];
+    if (restarted && w.high_watermark < s.next) {
+      // The producer came back without records this consumer had read.
+      ConsumerEvent e;
+      e.kind = ConsumerEvent::Kind::kTailLost;
+      e.stream = s.id;
+      e.from = w.high_watermark;
+      e.to = s.next;
+      e.message = "the producer restarted (epoch " + std::to_string(m.heartbeat.epoch) +
+                  ") without offsets " + std::to_string(e.from) + ".." + std::to_string(e.to - 1) +
+                  " of " + s.id.topic + "/" + std::to_string(p) +
+                  " that were delivered; new records will reuse those offsets";
+      QueueEvent(std::move(e));
+      in_flight_.erase(s.request_id);
+      s.replaying = false;
+      s.buffer.clear();
+      s.buffered_records = 0;
+      s.overflowed = false;
+      s.next = w.high_watermark;
+      s.known_high = w.high_watermark;
+      continue;
+    }
+    s.known_high = std::max(s.known_high, w.high_watermark);
+    if (!s.replaying && s.buffer.empty() && w.high_watermark > s.next) {
+      ++gaps_;  // records we have not seen live: lost on the way, or the last ones
+      StartReplay(s, w.high_watermark);
+    }
+  }
+}
+
+void ConsumerImpl::AfterReplay(Stream& s, bool progressed) {
+  while (!s.buffer.empty() && s.buffer.front().first <= s.next) {
+    Stream::Buffered b = std::move(s.buffer.front());
+    s.buffer.pop_front();
+    s.buffered_records -= b.batch->size();
+    Deliver(s, b.first, std::move(b.batch), true);
+  }
+  uint64_t target = 0;
+  if (!s.buffer.empty()) {
+    target = s.buffer.front().first;
+  } else if (s.next < s.known_high) {
+    target = s.known_high;
+  } else {
+    s.overflowed = false;
+  }
+  if (target == 0) return;
+  if (progressed) {
+    StartReplay(s, target);
+  } else {
+    // The producer has nothing more yet (or not any more): ask again later
+    // rather than in a tight loop.
+    s.replaying = true;
+    s.replay_target = target;
+    s.request_id = 0;
+    s.deadline = Clock::now() + options_.request_timeout;
+  }
+}
+
+void ConsumerImpl::Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch,
+                           bool live) {
+  const uint64_t count = batch->size();
+  if (first > s.next) return;  // callers never pass a hole; never deliver across one
+  if (first + count <= s.next) {
+    duplicates_ += count;
+    return;
+  }
+  const size_t begin = static_cast<size_t>(s.next - first);
+  duplicates_ += begin;
+  s.next = first + count;
+  Delivery d;
+  d.stream = &s.id;
+  d.batch = std::move(batch);
+  d.begin = begin;
+  d.end = count;
+  d.live = live;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    queued_records_ += d.end - d.begin;
+    queue_.push_back(std::move(d));
+  }
+  ready_cv_.notify_one();
+}
+
+void ConsumerImpl::QueueEvent(ConsumerEvent e) {
+  Log(LogLevel::kWarning, e.message);
+  Delivery d;
+  d.event = std::move(e);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    queue_.push_back(std::move(d));
+  }
+  ready_cv_.notify_one();
+}
+
+}  // namespace
+}  // namespace node
+
+Status Consumer::Open(const ConsumerOptions& options, std::unique_ptr<Consumer>* out) {
+  out->reset();
+  Status s = node::ValidateOptions(options);
+  if (!s.ok()) return s;
+  auto impl = std::make_unique<node::ConsumerImpl>(options);
+  s = impl->Init();
+  if (!s.ok()) return s;
+  *out = std::move(impl);
+  return Status::OK();
+}
+
+}  // namespace brook
