@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "brook/consumer.h"
+#include "node/position_store.h"
 #include "node/wire.h"
 
 namespace brook {
@@ -49,6 +50,12 @@ Status ValidateOptions(const ConsumerOptions& o) {
     return Status::InvalidArgument("ConsumerOptions::replay_credit must be positive");
   if (o.request_timeout.count() <= 0)
     return Status::InvalidArgument("ConsumerOptions::request_timeout must be positive");
+  if (o.name.empty() != o.state_dir.empty())
+    return Status::InvalidArgument(
+        "ConsumerOptions::name and state_dir go together: give both to keep positions, or "
+        "neither");
+  if (o.auto_commit_interval.count() < 0)
+    return Status::InvalidArgument("ConsumerOptions::auto_commit_interval must not be negative");
   return Status::OK();
 }
 
@@ -91,6 +98,7 @@ struct Delivery {
   size_t begin = 0, end = 0;
   bool live = false;
   std::optional<ConsumerEvent> event;
+  const StreamId* event_stream = nullptr;  // the stream an event is about
 };
 
 class ConsumerImpl final : public Consumer {
@@ -106,6 +114,7 @@ class ConsumerImpl final : public Consumer {
   Status Init();
   Status Poll(const PollHandler& handler, size_t max_records, std::chrono::milliseconds timeout,
               size_t* delivered) override;
+  Status Commit() override;
   ConsumerStats stats() const override;
   Status Close() override;
 
@@ -123,7 +132,8 @@ class ConsumerImpl final : public Consumer {
   void CheckDeadlines();
   // Queues batch records from `first` on that are at or above s.next.
   void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
-  void QueueEvent(ConsumerEvent e);
+  // `stream`: the stream the event is about, for its position (may be null).
+  void QueueEvent(ConsumerEvent e, const StreamId* stream);
   Peer* PeerOf(const Stream& s);
   void Log(LogLevel level, const std::string& msg) const {
     if (options_.logger) options_.logger(level, msg);
@@ -148,6 +158,12 @@ class ConsumerImpl final : public Consumer {
   bool closed_ = false;
   std::mutex close_mu_;
 
+  // Positions: the offset after what the handler processed, per stream
+  // (Poll's thread).
+  std::unique_ptr<PositionStore> store_;
+  std::map<const StreamId*, PositionStore::Entry> processed_;
+  Clock::time_point last_commit_ = Clock::now();
+
   std::atomic<uint64_t> delivered_{0}, live_{0}, replayed_{0}, gaps_{0}, duplicates_{0},
       malformed_{0};
 };
@@ -156,6 +172,10 @@ class ConsumerImpl final : public Consumer {
 // Setup and Poll
 
 Status ConsumerImpl::Init() {
+  if (!options_.name.empty()) {
+    Status s = PositionStore::Open(options_.state_dir, options_.name, &store_);
+    if (!s.ok()) return s;
+  }
   try {
     for (const ProducerEndpoints& ep : options_.producers) {
       auto peer = std::make_unique<Peer>();
@@ -184,9 +204,14 @@ Status ConsumerImpl::Init() {
 
 Status ConsumerImpl::Close() {
   std::lock_guard<std::mutex> lk(close_mu_);
+  Status commit;
   {
     std::lock_guard<std::mutex> qlk(mu_);
     if (closed_) return Status::OK();
+  }
+  if (store_ && options_.auto_commit) commit = Commit();
+  {
+    std::lock_guard<std::mutex> qlk(mu_);
     closed_ = true;
   }
   stop_ = true;
@@ -194,7 +219,20 @@ Status ConsumerImpl::Close() {
   if (io_.joinable()) io_.join();
   peers_.clear();
   ctx_.close();
-  return Status::OK();
+  store_.reset();
+  return commit;
+}
+
+Status ConsumerImpl::Commit() {
+  if (!store_)
+    return Status::FailedPrecondition(
+        "this consumer keeps no positions: give ConsumerOptions::name and state_dir");
+  std::vector<PositionStore::Entry> entries;
+  entries.reserve(processed_.size());
+  for (const auto& [stream, entry] : processed_) entries.push_back(entry);
+  Status s = store_->Put(entries);
+  if (s.ok()) last_commit_ = Clock::now();
+  return s;
 }
 
 Status ConsumerImpl::Poll(const PollHandler& handler, size_t max_records,
@@ -232,13 +270,26 @@ Status ConsumerImpl::Poll(const PollHandler& handler, size_t max_records,
   for (const Delivery& d : taken) {
     if (d.event) {
       if (handler.on_event) handler.on_event(*d.event);
+      if (store_ && d.event->kind != ConsumerEvent::Kind::kNewProducer) {
+        // Skipped: go on after the removed range. Tail lost: from its start.
+        const uint64_t next =
+            d.event->kind == ConsumerEvent::Kind::kSkipped ? d.event->to : d.event->from;
+        processed_[d.event_stream] = PositionStore::Entry{d.event->stream, next};
+      }
       continue;
     }
     for (size_t i = d.begin; i < d.end; ++i) handler.on_record(*d.stream, (*d.batch)[i]);
     (d.live ? live_ : replayed_) += d.end - d.begin;
+    if (store_ && d.end > d.begin) {
+      auto [it, fresh] = processed_.try_emplace(d.stream, PositionStore::Entry{*d.stream, 0});
+      it->second.next = (*d.batch)[d.end - 1].offset + 1;
+    }
   }
   delivered_ += records;
   if (delivered) *delivered = records;
+  if (store_ && options_.auto_commit && !taken.empty() &&
+      Clock::now() - last_commit_ >= options_.auto_commit_interval)
+    return Commit();
   return Status::OK();
 }
 
@@ -409,7 +460,7 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
         e.message = "offsets " + std::to_string(e.from) + ".." + std::to_string(e.to - 1) + " of " +
                     s.id.topic + "/" + std::to_string(s.id.partition) +
                     " were removed by retention before this consumer read them";
-        QueueEvent(std::move(e));
+        QueueEvent(std::move(e), &s.id);
         s.next = a.watermarks.low_watermark;
         AfterReplay(s, true);
         return;
@@ -449,6 +500,17 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
     peer.described = true;
   }
   bool reported = false;
+  bool replaced = new_producer;
+  if (store_) {
+    // A different producer than last time behind these endpoints, even
+    // across restarts of this consumer: its journal was wiped or replaced.
+    std::optional<ProducerId> before = store_->ProducerAt(peer.endpoints.replay);
+    if (before && *before != a.producer) replaced = true;
+    if (!before || *before != a.producer) {
+      Status st = store_->SetProducerAt(peer.endpoints.replay, a.producer);
+      if (!st.ok()) Log(LogLevel::kError, st.ToString());
+    }
+  }
   for (const TopicDescription& t : a.topics) {
     if (!topics_.count(t.name)) continue;
     for (uint32_t p = 0; p < t.partitions.size(); ++p) {
@@ -460,18 +522,24 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
       s->id.partition = p;
       const Watermarks& w = t.partitions[p];
       s->known_high = w.high_watermark;
-      switch (options_.start.kind) {
-        case StartPosition::Kind::kEarliest:
-          s->next = w.low_watermark;
-          break;
-        case StartPosition::Kind::kLatest:
-          s->next = w.high_watermark;
-          break;
-        case StartPosition::Kind::kOffset:
-          s->next = std::min(options_.start.offset, w.high_watermark);
-          break;
+      std::optional<uint64_t> stored;
+      if (store_) stored = store_->Get(s->id);
+      if (stored) {
+        s->next = *stored;
+      } else {
+        switch (options_.start.kind) {
+          case StartPosition::Kind::kEarliest:
+            s->next = w.low_watermark;
+            break;
+          case StartPosition::Kind::kLatest:
+            s->next = w.high_watermark;
+            break;
+          case StartPosition::Kind::kOffset:
+            s->next = std::min(options_.start.offset, w.high_watermark);
+            break;
+        }
       }
-      if (new_producer && !reported) {
+      if (replaced && !reported) {
         ConsumerEvent e;
         e.kind = ConsumerEvent::Kind::kNewProducer;
         e.stream = s->id;
@@ -479,12 +547,26 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
                     a.producer.ToHex() +
                     " (its journal was replaced); following it from the "
                     "start position";
-        QueueEvent(std::move(e));
+        QueueEvent(std::move(e), nullptr);
         reported = true;
       }
       Stream& ref = *s;
       owner_[s.get()] = &peer;
       peer.streams.emplace(std::move(key), std::move(s));
+      if (stored && *stored > w.high_watermark) {
+        // This consumer had read beyond what the producer has now: the
+        // producer lost a tail (power loss in a weak durability mode).
+        ConsumerEvent e;
+        e.kind = ConsumerEvent::Kind::kTailLost;
+        e.stream = ref.id;
+        e.from = w.high_watermark;
+        e.to = *stored;
+        e.message = "the producer no longer has offsets " + std::to_string(e.from) + ".." +
+                    std::to_string(e.to - 1) + " of " + ref.id.topic + "/" + std::to_string(p) +
+                    " that this consumer processed; new records will reuse those offsets";
+        QueueEvent(std::move(e), &ref.id);
+        ref.next = w.high_watermark;
+      }
       // Below the low watermark the fetch answers "out of range", which
       // becomes a skipped-range event.
       if (ref.next < w.high_watermark) StartReplay(ref, w.high_watermark);
@@ -577,7 +659,7 @@ void ConsumerImpl::OnHeartbeat(Peer& peer, const LiveMessage& m) {
                   ") without offsets " + std::to_string(e.from) + ".." + std::to_string(e.to - 1) +
                   " of " + s.id.topic + "/" + std::to_string(p) +
                   " that were delivered; new records will reuse those offsets";
-      QueueEvent(std::move(e));
+      QueueEvent(std::move(e), &s.id);
       in_flight_.erase(s.request_id);
       s.replaying = false;
       s.buffer.clear();
@@ -648,10 +730,11 @@ void ConsumerImpl::Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatc
   ready_cv_.notify_one();
 }
 
-void ConsumerImpl::QueueEvent(ConsumerEvent e) {
+void ConsumerImpl::QueueEvent(ConsumerEvent e, const StreamId* stream) {
   Log(LogLevel::kWarning, e.message);
   Delivery d;
   d.event = std::move(e);
+  d.event_stream = stream;
   {
     std::lock_guard<std::mutex> lk(mu_);
     queue_.push_back(std::move(d));

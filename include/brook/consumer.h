@@ -15,8 +15,13 @@
 // Threading: the consumer runs its own I/O thread. Poll may be called from
 // one thread at a time; stats() and Close() from any thread.
 //
-// Not yet (later increments): stored positions under a consumer name, start
-// by timestamp, discovery, CURVE.
+// Positions: with a name and a state directory, the consumer keeps, per
+// stream, the offset after the last record its handler processed, in its own
+// LMDB environment, and resumes from there: at-least-once across a crash,
+// never a skip. Without a name every start uses the start position.
+//
+// Not yet (later increments): start by timestamp, lag, a file descriptor for
+// event loops, discovery, CURVE.
 #ifndef BROOK_CONSUMER_H_
 #define BROOK_CONSUMER_H_
 
@@ -60,6 +65,17 @@ struct ConsumerOptions {
   // Topics to follow, all partitions (at least one).
   std::vector<std::string> topics;
   StartPosition start = StartPosition::Earliest();
+
+  // Keep positions under this name in state_dir (created if missing). Both
+  // empty: no stored positions. Several consumers may share a state_dir
+  // under different names, but not at the same time in different processes.
+  std::string name;
+  std::string state_dir;
+  // Commit positions automatically after Poll's handler processed records,
+  // at most every auto_commit_interval (0: after every Poll). false: only
+  // Commit() and Close() commit. Default: true, every second.
+  bool auto_commit = true;
+  std::chrono::milliseconds auto_commit_interval{1000};
 
   // Records decoded and waiting for Poll. When full, the consumer stops
   // reading: ZeroMQ then drops live messages for it, and it replays them
@@ -142,9 +158,15 @@ class BROOK_EXPORT Consumer {
   virtual Status Poll(const PollHandler& handler, size_t max_records,
                       std::chrono::milliseconds timeout, size_t* delivered = nullptr) = 0;
 
+  // Stores the position after every record Poll has handed to the handler
+  // (call it from the thread that polls). Errors: FailedPrecondition without
+  // a name, or after Close; the store's errors.
+  virtual Status Commit() = 0;
+
   virtual ConsumerStats stats() const = 0;
 
-  // Stops the I/O thread and releases the sockets. Idempotent.
+  // Commits positions (if auto_commit), stops the I/O thread and releases
+  // the sockets. Idempotent.
   virtual Status Close() = 0;
 };
 
