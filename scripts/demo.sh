@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
-cmake --build build -j"${JOBS:-2}" --target journal_demo
-./build/examples/journal_demo "$@"
+cmake --build build -j"${JOBS:-2}" --target demo
+./build/examples/demo "$@"

@@ -38,7 +38,9 @@ case "$mode" in
       "$build/journal_demo_pkgconfig"
     LD_LIBRARY_PATH="$stage/lib" "$build/examples-outside/journal_demo" "$build/outside-demo-journal" >/dev/null
     rm -rf "$build/outside-demo-journal"
-    echo "outside build: ok"
+    LD_LIBRARY_PATH="$stage/lib" "$build/examples-outside/demo" "$build/outside-demo" >/dev/null
+    rm -rf "$build/outside-demo"
+    echo "outside build: ok (journal_demo and demo ran)"
 
     step "benchmark smoke run (checks it runs; asserts no speed)"
     "$build/bench/journal_bench" --quick >/dev/null
