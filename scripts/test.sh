@@ -34,7 +34,7 @@ case "$mode" in
     cmake -S examples -B "$build/examples-outside" -DCMAKE_PREFIX_PATH="$stage" >/dev/null
     cmake --build "$build/examples-outside" -j"$jobs" >/dev/null
     PKG_CONFIG_PATH="$stage/lib/pkgconfig:${PKG_CONFIG_PATH:-}" \
-      bash -c 'c++ -std=c++17 examples/journal_demo.cc $(pkg-config --cflags --libs --static brook) -o "$0"' \
+      bash -c 'c++ -std=c++17 examples/journal_demo.cc $(pkg-config --cflags --libs brook) -o "$0"' \
       "$build/journal_demo_pkgconfig"
     LD_LIBRARY_PATH="$stage/lib" "$build/examples-outside/journal_demo" "$build/outside-demo-journal" >/dev/null
     rm -rf "$build/outside-demo-journal"
