@@ -23,6 +23,18 @@ constexpr std::string_view kMetaProducerId = "producer_id";        // 16 bytes
 constexpr std::string_view kMetaEpoch = "epoch";                   // u64 BE
 constexpr std::string_view kMetaCreated = "created_ns";            // u64 BE
 constexpr std::string_view kMetaLastRetention = "retention_ns";    // u64 BE, informative
+// u8: 1 when the last epoch ended with a clean Close (everything it exposed
+// was flushed), 0 while an epoch is open. Missing: unknown, treated as 0.
+constexpr std::string_view kMetaCleanClose = "clean_close";
+
+// Epoch history, for telling readers whether offsets they saw under an old
+// epoch were undone by a crash (docs/JOURNAL.md, "Epochs"). Keys in kMetaDb:
+// "e:" + PartitionKey + u64 BE epoch -> u64 BE start offset: the high
+// watermark of the partition when that epoch began after an unclean end.
+// Starts increase with the epoch (an entry whose start is not below the new
+// one is removed), and at most kMaxEpochEntries are kept per partition.
+constexpr std::string_view kEpochKeyPrefix = "e:";
+constexpr size_t kMaxEpochEntries = 256;
 
 // Records of topic T, partition P live in the database "r:T:P" (P decimal),
 // keyed by the offset as 8 bytes big-endian, valued by the record's encoding
@@ -41,6 +53,12 @@ inline std::string PartitionKey(std::string_view topic, uint32_t partition) {
   key += '\0';
   for (int shift = 24; shift >= 0; shift -= 8)
     key += static_cast<char>((partition >> shift) & 0xff);
+  return key;
+}
+
+inline std::string EpochKeyPrefix(std::string_view partition_key) {
+  std::string key(kEpochKeyPrefix);
+  key.append(partition_key);
   return key;
 }
 

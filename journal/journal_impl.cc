@@ -195,6 +195,7 @@ Status JournalImpl::LoadOrCreateMetadata(bool created) {
   };
 
   char buf[8];
+  bool was_clean = true;  // a fresh journal has nothing to undo
   if (fresh) {
     PutU32BE(buf, kFormatVersion);
     rc = put(kMetaFormatVersion, buf, 4);
@@ -231,11 +232,14 @@ Status JournalImpl::LoadOrCreateMetadata(bool created) {
       return fail(Status::DataLoss("journal " + options_.path +
                                    " has no valid epoch: the metadata is damaged"));
     epoch_ = GetU64BE(static_cast<const char*>(v.mv_data));
+    rc = get(kMetaCleanClose, &v);
+    was_clean = rc == 0 && v.mv_size == 1 && static_cast<const char*>(v.mv_data)[0] == 1;
     rc = 0;
   }
   ++epoch_;
   PutU64BE(buf, epoch_);
   if (rc == 0) rc = put(kMetaEpoch, buf, 8);
+  if (rc == 0) rc = PutCleanClose(txn, false);
   if (rc != 0) return fail(LmdbStatus(rc, "writing the metadata", options_.path));
 
   // Load topics and their partitions.
@@ -277,6 +281,12 @@ Status JournalImpl::LoadOrCreateMetadata(bool created) {
     if (!s.ok()) return fail(s);
     partition_count_ += t->config.partitions;
     topics_.emplace(t->name, std::move(t));
+  }
+  if (!was_clean) {
+    // The last epoch ended in a crash: in a weak durability mode it may
+    // have exposed records that are not here now.
+    Status s = RecordEpochStarts(txn);
+    if (!s.ok()) return fail(s);
   }
 
   rc = mdb_txn_commit(txn);
@@ -329,6 +339,57 @@ Status JournalImpl::OpenPartitions(MDB_txn* txn, Topic* topic, bool create) {
   return Status::OK();
 }
 
+Status JournalImpl::RecordEpochStarts(MDB_txn* txn) {
+  auto fail = [&](int rc) { return LmdbStatus(rc, "recording the epoch's start", options_.path); };
+  char epoch_key[8], value[8];
+  PutU64BE(epoch_key, epoch_);
+  std::vector<std::pair<std::string, uint64_t>> entries;  // key, start; epoch order
+  for (auto& [name, topic] : topics_) {
+    for (auto& p : topic->partitions) {
+      const std::string prefix = EpochKeyPrefix(p->state_key);
+      const uint64_t start = p->committed.next_offset;
+      entries.clear();
+      MDB_cursor* cur;
+      int rc = mdb_cursor_open(txn, meta_dbi_, &cur);
+      if (rc != 0) return fail(rc);
+      MDB_val k = Val(prefix), v;
+      for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+           rc == 0 && k.mv_size == prefix.size() + 8 &&
+           std::memcmp(k.mv_data, prefix.data(), prefix.size()) == 0;
+           rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        entries.emplace_back(std::string(static_cast<const char*>(k.mv_data), k.mv_size),
+                             v.mv_size == 8 ? GetU64BE(static_cast<const char*>(v.mv_data)) : 0);
+      }
+      mdb_cursor_close(cur);
+      if (rc != 0 && rc != MDB_NOTFOUND) return fail(rc);
+      // Starts increase with the epoch: an entry whose start is not below
+      // the new one says nothing the new one does not. The oldest go first
+      // beyond kMaxEpochEntries.
+      size_t keep = 0;
+      while (keep < entries.size() && entries[keep].second < start) ++keep;
+      const size_t drop_front = keep + 1 > kMaxEpochEntries ? keep + 1 - kMaxEpochEntries : 0;
+      for (size_t i = 0; i < entries.size(); ++i) {
+        if (i >= drop_front && i < keep) continue;
+        MDB_val dk = Val(entries[i].first);
+        rc = mdb_del(txn, meta_dbi_, &dk, nullptr);
+        if (rc != 0) return fail(rc);
+      }
+      const std::string key = prefix + std::string(epoch_key, 8);
+      PutU64BE(value, start);
+      MDB_val nk = Val(key), nv = Val(value, 8);
+      rc = mdb_put(txn, meta_dbi_, &nk, &nv, 0);
+      if (rc != 0) return fail(rc);
+    }
+  }
+  return Status::OK();
+}
+
+int JournalImpl::PutCleanClose(MDB_txn* txn, bool clean) {
+  const char flag = clean ? 1 : 0;
+  MDB_val k = Val(kMetaCleanClose), v = Val(&flag, 1);
+  return mdb_put(txn, meta_dbi_, &k, &v, 0);
+}
+
 Status JournalImpl::ReadState(MDB_txn* txn, const Partition& p, PartitionState* out) const {
   MDB_val k = Val(p.state_key), v{0, nullptr};
   int rc = mdb_get(txn, partitions_dbi_, &k, &v);
@@ -375,7 +436,19 @@ Status JournalImpl::Close() {
     // Readers in other threads finish their transaction first; later ones
     // see env_ == nullptr and fail cleanly.
     std::unique_lock<std::shared_mutex> lk(map_mu_);
-    int rc = mdb_env_sync(env_, 1);
+    // Every record this epoch exposed is flushed below: the next epoch need
+    // not record where it starts.
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    if (rc == 0) rc = PutCleanClose(txn, true);
+    if (rc == 0) {
+      rc = mdb_txn_commit(txn);
+    } else if (txn) {
+      mdb_txn_abort(txn);
+    }
+    if (rc != 0)
+      Log(LogLevel::kWarning, LmdbStatus(rc, "marking a clean close", options_.path).ToString());
+    rc = mdb_env_sync(env_, 1);
     if (rc != 0) result = LmdbStatus(rc, "flushing on close", options_.path);
     mdb_env_close(env_);
     env_ = nullptr;

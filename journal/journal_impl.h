@@ -57,6 +57,8 @@ class JournalImpl final : public Journal {
               const ReadOptions& options, const RecordVisitor& visit,
               Watermarks* watermarks) const override;
   Status GetWatermarks(std::string_view topic, uint32_t partition, Watermarks* out) const override;
+  Status EpochEnd(std::string_view topic, uint32_t partition, uint64_t epoch,
+                  uint64_t* end) const override;
   Status SeekByTimestamp(std::string_view topic, uint32_t partition, int64_t timestamp_ns,
                          uint64_t* offset) const override;
 
@@ -115,6 +117,10 @@ class JournalImpl final : public Journal {
   Status OpenEnvironment(bool* created);
   Status LoadOrCreateMetadata(bool created);
   Status OpenPartitions(MDB_txn* txn, Topic* topic, bool create);
+  // Records, for every partition, where this epoch starts (after an unclean end).
+  Status RecordEpochStarts(MDB_txn* txn);
+  // Marks the journal closed cleanly (or open: false) in `txn`.
+  int PutCleanClose(MDB_txn* txn, bool clean);
 
   Topic* FindTopic(std::string_view name) const;
   Status LookupPartition(std::string_view topic, uint32_t partition, const Partition** out) const;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -57,6 +58,39 @@ Status JournalImpl::GetWatermarks(std::string_view topic, uint32_t partition,
   if (!s.ok()) return s;
   out->low_watermark = st.low;
   out->high_watermark = st.next_offset;
+  return Status::OK();
+}
+
+Status JournalImpl::EpochEnd(std::string_view topic, uint32_t partition, uint64_t epoch,
+                             uint64_t* end) const {
+  const Partition* part;
+  Status s = LookupPartition(topic, partition, &part);
+  if (!s.ok()) return s;
+  ReadTxn txn(this);
+  if (txn.rc() != 0) return LmdbStatus(txn.rc(), "reading the epoch history", options_.path);
+  PartitionState st;
+  s = ReadState(txn.get(), *part, &st);
+  if (!s.ok()) return s;
+  *end = st.next_offset;
+  if (epoch == UINT64_MAX) return Status::OK();
+  // The first entry of an epoch after `epoch`: starts increase with the
+  // epoch, so it is the lowest start among them.
+  const std::string prefix = EpochKeyPrefix(part->state_key);
+  std::string key = prefix;
+  key.resize(prefix.size() + 8);
+  PutU64BE(&key[prefix.size()], epoch + 1);
+  MDB_cursor* cur;
+  int rc = mdb_cursor_open(txn.get(), meta_dbi_, &cur);
+  if (rc != 0) return LmdbStatus(rc, "reading the epoch history", options_.path);
+  MDB_val k = Val(key), v;
+  rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+  if (rc == 0 && k.mv_size == key.size() &&
+      std::memcmp(k.mv_data, prefix.data(), prefix.size()) == 0 && v.mv_size == 8) {
+    *end = std::min(*end, GetU64BE(static_cast<const char*>(v.mv_data)));
+  }
+  mdb_cursor_close(cur);
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return LmdbStatus(rc, "reading the epoch history", options_.path);
   return Status::OK();
 }
 

@@ -62,6 +62,11 @@ Status ValidateOptions(const ConsumerOptions& o) {
 struct Stream {
   StreamId id;
   uint64_t next = 0;
+  // The producer epoch under which the records below `next` were read. A
+  // message of a later epoch is not trusted until a fetch under this epoch
+  // (which the producer checks against its epoch history) says that nothing
+  // below `next` was undone since.
+  uint64_t epoch = 0;
   uint64_t known_high = 0;  // highest high watermark (or live end) seen
   // Replay in flight: [next, replay_target) asked for with request_id.
   bool replaying = false;
@@ -72,6 +77,7 @@ struct Stream {
   // Live batches waiting for the replay, in offset order.
   struct Buffered {
     uint64_t first;
+    uint64_t epoch;
     std::shared_ptr<RecordBatch> batch;
   };
   std::deque<Buffered> buffer;
@@ -97,6 +103,7 @@ struct Delivery {
   std::shared_ptr<RecordBatch> batch;
   size_t begin = 0, end = 0;
   bool live = false;
+  uint64_t epoch = 0;  // the stream's epoch when queued
   std::optional<ConsumerEvent> event;
   const StreamId* event_stream = nullptr;  // the stream an event is about
 };
@@ -123,7 +130,13 @@ class ConsumerImpl final : public Consumer {
   void HandleLive(Peer& peer, std::string_view frame);
   void HandleAnswer(Peer& peer, std::string_view frame);
   void OnDescribed(Peer& peer, const Answer& a);
-  void OnLiveBatch(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch);
+  void OnLiveBatch(Stream& s, uint64_t first, uint64_t epoch, std::shared_ptr<RecordBatch> batch);
+  // Asks for the offsets from s.next under s.epoch: the answer either
+  // confirms nothing was undone (and brings the current epoch) or reports
+  // the lost tail.
+  void StartVerification(Stream& s, uint64_t target) {
+    StartReplay(s, std::max(target, s.next + 1));
+  }
   void OnHeartbeat(Peer& peer, const LiveMessage& m);
   void AfterReplay(Stream& s, bool progressed);
   void StartReplay(Stream& s, uint64_t target);
@@ -133,7 +146,7 @@ class ConsumerImpl final : public Consumer {
   // Queues batch records from `first` on that are at or above s.next.
   void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
   // `stream`: the stream the event is about, for its position (may be null).
-  void QueueEvent(ConsumerEvent e, const StreamId* stream);
+  void QueueEvent(ConsumerEvent e, const Stream* stream);
   Peer* PeerOf(const Stream& s);
   void Log(LogLevel level, const std::string& msg) const {
     if (options_.logger) options_.logger(level, msg);
@@ -274,15 +287,17 @@ Status ConsumerImpl::Poll(const PollHandler& handler, size_t max_records,
         // Skipped: go on after the removed range. Tail lost: from its start.
         const uint64_t next =
             d.event->kind == ConsumerEvent::Kind::kSkipped ? d.event->to : d.event->from;
-        processed_[d.event_stream] = PositionStore::Entry{d.event->stream, next};
+        processed_[d.event_stream] =
+            PositionStore::Entry{d.event->stream, PositionStore::Position{next, d.epoch}};
       }
       continue;
     }
     for (size_t i = d.begin; i < d.end; ++i) handler.on_record(*d.stream, (*d.batch)[i]);
     (d.live ? live_ : replayed_) += d.end - d.begin;
     if (store_ && d.end > d.begin) {
-      auto [it, fresh] = processed_.try_emplace(d.stream, PositionStore::Entry{*d.stream, 0});
-      it->second.next = (*d.batch)[d.end - 1].offset + 1;
+      auto [it, fresh] = processed_.try_emplace(d.stream, PositionStore::Entry{*d.stream, {}});
+      it->second.position.next = (*d.batch)[d.end - 1].offset + 1;
+      it->second.position.epoch = d.epoch;
     }
   }
   delivered_ += records;
@@ -379,6 +394,7 @@ void ConsumerImpl::SendFetch(Peer& peer, Stream& s) {
   f.max_records = s.replay_target - s.next;
   f.max_bytes = ~0ull >> 1;
   f.credit = options_.replay_credit;
+  f.epoch = s.epoch;
   std::string frame;
   EncodeFetch(f, &frame);
   (void)peer.dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
@@ -436,6 +452,7 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
         SendFetch(peer, s);  // start over from next
         return;
       }
+      s.epoch = std::max(s.epoch, a.epoch);  // the producer checked s.epoch
       Deliver(s, a.first_offset, std::move(batch), false);
       s.deadline = Clock::now() + options_.request_timeout;
       std::string credit;
@@ -446,6 +463,7 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
     case Kind::kEnd:
       in_flight_.erase(it);
       s.replaying = false;
+      s.epoch = std::max(s.epoch, a.epoch);
       AfterReplay(s, s.next > s.replay_start);
       return;
     case Kind::kError:
@@ -460,8 +478,31 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
         e.message = "offsets " + std::to_string(e.from) + ".." + std::to_string(e.to - 1) + " of " +
                     s.id.topic + "/" + std::to_string(s.id.partition) +
                     " were removed by retention before this consumer read them";
-        QueueEvent(std::move(e), &s.id);
+        QueueEvent(std::move(e), &s);
         s.next = a.watermarks.low_watermark;
+        AfterReplay(s, true);
+        return;
+      }
+      if (a.error == ErrorCode::kTailLost && a.lost_from < s.next) {
+        // The producer came back from a crash without records this consumer
+        // had read: their offsets go to new records, delivered from lost_from.
+        ConsumerEvent e;
+        e.kind = ConsumerEvent::Kind::kTailLost;
+        e.stream = s.id;
+        e.from = a.lost_from;
+        e.to = s.next;
+        e.message = "the producer lost offsets " + std::to_string(e.from) + ".." +
+                    std::to_string(e.to - 1) + " of " + s.id.topic + "/" +
+                    std::to_string(s.id.partition) +
+                    " in a crash after this consumer had read them (it runs in a weak "
+                    "durability mode); new records reuse those offsets and are delivered from " +
+                    std::to_string(e.from);
+        s.next = a.lost_from;
+        QueueEvent(std::move(e), &s);
+        s.buffer.clear();
+        s.buffered_records = 0;
+        s.overflowed = false;
+        s.known_high = a.watermarks.high_watermark;
         AfterReplay(s, true);
         return;
       }
@@ -522,11 +563,13 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
       s->id.partition = p;
       const Watermarks& w = t.partitions[p];
       s->known_high = w.high_watermark;
-      std::optional<uint64_t> stored;
+      std::optional<PositionStore::Position> stored;
       if (store_) stored = store_->Get(s->id);
       if (stored) {
-        s->next = *stored;
+        s->next = stored->next;
+        s->epoch = stored->epoch;
       } else {
+        s->epoch = a.epoch;
         switch (options_.start.kind) {
           case StartPosition::Kind::kEarliest:
             s->next = w.low_watermark;
@@ -553,19 +596,11 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
       Stream& ref = *s;
       owner_[s.get()] = &peer;
       peer.streams.emplace(std::move(key), std::move(s));
-      if (stored && *stored > w.high_watermark) {
-        // This consumer had read beyond what the producer has now: the
-        // producer lost a tail (power loss in a weak durability mode).
-        ConsumerEvent e;
-        e.kind = ConsumerEvent::Kind::kTailLost;
-        e.stream = ref.id;
-        e.from = w.high_watermark;
-        e.to = *stored;
-        e.message = "the producer no longer has offsets " + std::to_string(e.from) + ".." +
-                    std::to_string(e.to - 1) + " of " + ref.id.topic + "/" + std::to_string(p) +
-                    " that this consumer processed; new records will reuse those offsets";
-        QueueEvent(std::move(e), &ref.id);
-        ref.next = w.high_watermark;
+      if (ref.epoch != a.epoch) {
+        // Read under an earlier epoch: the producer may have lost a tail
+        // since. The fetch under the stored epoch finds out.
+        StartVerification(ref, w.high_watermark);
+        continue;
       }
       // Below the low watermark the fetch answers "out of range", which
       // becomes a skipped-range event.
@@ -604,13 +639,15 @@ void ConsumerImpl::HandleLive(Peer& peer, std::string_view frame) {
     ++malformed_;  // dropped; the gap it leaves is replayed
     return;
   }
-  OnLiveBatch(*it->second, m.records.first_offset, std::move(batch));
+  OnLiveBatch(*it->second, m.records.first_offset, m.records.epoch, std::move(batch));
 }
 
-void ConsumerImpl::OnLiveBatch(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch) {
+void ConsumerImpl::OnLiveBatch(Stream& s, uint64_t first, uint64_t epoch,
+                               std::shared_ptr<RecordBatch> batch) {
+  if (epoch < s.epoch) return;  // sent before a restart this stream is past; replay covers it
   const uint64_t last = first + batch->size();
   s.known_high = std::max(s.known_high, last);
-  if (last <= s.next) {
+  if (last <= s.next && epoch == s.epoch) {
     duplicates_ += batch->size();
     return;
   }
@@ -623,22 +660,22 @@ void ConsumerImpl::OnLiveBatch(Stream& s, uint64_t first, std::shared_ptr<Record
       return;
     }
     s.buffered_records += batch->size();
-    s.buffer.push_back(Stream::Buffered{first, std::move(batch)});
+    s.buffer.push_back(Stream::Buffered{first, epoch, std::move(batch)});
     return;
   }
-  if (first <= s.next) {
+  if (first <= s.next && epoch == s.epoch) {
     Deliver(s, first, std::move(batch), true);
     return;
   }
-  // A hole before this batch: replay it, and keep the batch for after.
-  ++gaps_;
+  // A hole before this batch (replay it), or a newer epoch (verify what was
+  // read under the old one first); keep the batch for after.
+  if (first > s.next) ++gaps_;
   s.buffered_records += batch->size();
-  s.buffer.push_back(Stream::Buffered{first, std::move(batch)});
-  StartReplay(s, first);
+  s.buffer.push_back(Stream::Buffered{first, epoch, std::move(batch)});
+  StartVerification(s, first);
 }
 
 void ConsumerImpl::OnHeartbeat(Peer& peer, const LiveMessage& m) {
-  const bool restarted = m.heartbeat.epoch != peer.epoch;
   peer.epoch = m.heartbeat.epoch;
   for (uint32_t p = 0; p < m.heartbeat.partitions.size(); ++p) {
     auto it = peer.streams.find(std::make_pair(std::string(m.topic), p));
@@ -648,29 +685,19 @@ void ConsumerImpl::OnHeartbeat(Peer& peer, const LiveMessage& m) {
     }
     Stream& s = *it->second;
     const Watermarks& w = m.heartbeat.partitions[p];
-    if (restarted && w.high_watermark < s.next) {
-      // The producer came back without records this consumer had read.
-      ConsumerEvent e;
-      e.kind = ConsumerEvent::Kind::kTailLost;
-      e.stream = s.id;
-      e.from = w.high_watermark;
-      e.to = s.next;
-      e.message = "the producer restarted (epoch " + std::to_string(m.heartbeat.epoch) +
-                  ") without offsets " + std::to_string(e.from) + ".." + std::to_string(e.to - 1) +
-                  " of " + s.id.topic + "/" + std::to_string(p) +
-                  " that were delivered; new records will reuse those offsets";
-      QueueEvent(std::move(e), &s.id);
-      in_flight_.erase(s.request_id);
-      s.replaying = false;
-      s.buffer.clear();
-      s.buffered_records = 0;
-      s.overflowed = false;
-      s.next = w.high_watermark;
-      s.known_high = w.high_watermark;
+    if (s.replaying || !s.buffer.empty()) {
+      if (m.heartbeat.epoch == s.epoch) s.known_high = std::max(s.known_high, w.high_watermark);
       continue;
     }
+    if (m.heartbeat.epoch > s.epoch) {
+      // The producer restarted: was anything this consumer read undone?
+      s.known_high = w.high_watermark;
+      StartVerification(s, w.high_watermark);
+      continue;
+    }
+    if (m.heartbeat.epoch < s.epoch) continue;
     s.known_high = std::max(s.known_high, w.high_watermark);
-    if (!s.replaying && s.buffer.empty() && w.high_watermark > s.next) {
+    if (w.high_watermark > s.next) {
       ++gaps_;  // records we have not seen live: lost on the way, or the last ones
       StartReplay(s, w.high_watermark);
     }
@@ -678,15 +705,21 @@ void ConsumerImpl::OnHeartbeat(Peer& peer, const LiveMessage& m) {
 }
 
 void ConsumerImpl::AfterReplay(Stream& s, bool progressed) {
-  while (!s.buffer.empty() && s.buffer.front().first <= s.next) {
-    Stream::Buffered b = std::move(s.buffer.front());
+  while (!s.buffer.empty()) {
+    Stream::Buffered& f = s.buffer.front();
+    // Older than the stream's epoch: possibly undone since; the replay
+    // brings those offsets as they are now.
+    const bool stale = f.epoch < s.epoch;
+    if (!stale && (f.first > s.next || f.epoch != s.epoch)) break;
+    Stream::Buffered b = std::move(f);
     s.buffer.pop_front();
     s.buffered_records -= b.batch->size();
-    Deliver(s, b.first, std::move(b.batch), true);
+    if (!stale) Deliver(s, b.first, std::move(b.batch), true);
   }
   uint64_t target = 0;
   if (!s.buffer.empty()) {
-    target = s.buffer.front().first;
+    // A hole before the first buffered batch, or a newer epoch to verify.
+    target = std::max(s.buffer.front().first, s.next + 1);
   } else if (s.next < s.known_high) {
     target = s.known_high;
   } else {
@@ -722,6 +755,7 @@ void ConsumerImpl::Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatc
   d.begin = begin;
   d.end = count;
   d.live = live;
+  d.epoch = s.epoch;
   {
     std::lock_guard<std::mutex> lk(mu_);
     queued_records_ += d.end - d.begin;
@@ -730,11 +764,14 @@ void ConsumerImpl::Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatc
   ready_cv_.notify_one();
 }
 
-void ConsumerImpl::QueueEvent(ConsumerEvent e, const StreamId* stream) {
+void ConsumerImpl::QueueEvent(ConsumerEvent e, const Stream* stream) {
   Log(LogLevel::kWarning, e.message);
   Delivery d;
   d.event = std::move(e);
-  d.event_stream = stream;
+  if (stream) {
+    d.event_stream = &stream->id;
+    d.epoch = stream->epoch;
+  }
   {
     std::lock_guard<std::mutex> lk(mu_);
     queue_.push_back(std::move(d));

@@ -63,14 +63,16 @@ std::string PositionStore::Key(const StreamId& s) const {
   return k;
 }
 
-std::optional<uint64_t> PositionStore::Get(const StreamId& stream) const {
+std::optional<PositionStore::Position> PositionStore::Get(const StreamId& stream) const {
   MDB_txn* txn;
   if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn) != 0) return std::nullopt;
   const std::string key = Key(stream);
   MDB_val k = Val(key), v;
-  std::optional<uint64_t> out;
-  if (mdb_get(txn, dbi_, &k, &v) == 0 && v.mv_size == 8)
-    out = GetU64BE(static_cast<const char*>(v.mv_data));
+  std::optional<Position> out;
+  if (mdb_get(txn, dbi_, &k, &v) == 0 && (v.mv_size == 8 || v.mv_size == 16)) {
+    const char* d = static_cast<const char*>(v.mv_data);
+    out = Position{GetU64BE(d), v.mv_size == 16 ? GetU64BE(d + 8) : 0};
+  }
   mdb_txn_abort(txn);
   return out;
 }
@@ -82,9 +84,10 @@ Status PositionStore::Put(const std::vector<Entry>& entries) {
   if (rc != 0) return LmdbStatus(rc, "committing consumer positions", dir_);
   for (const Entry& e : entries) {
     const std::string key = Key(e.stream);
-    char buf[8];
-    PutU64BE(buf, e.next);
-    MDB_val k = Val(key), v = Val(buf, 8);
+    char buf[16];
+    PutU64BE(buf, e.position.next);
+    PutU64BE(buf + 8, e.position.epoch);
+    MDB_val k = Val(key), v = Val(buf, 16);
     rc = mdb_put(txn, dbi_, &k, &v, 0);
     if (rc != 0) {
       mdb_txn_abort(txn);

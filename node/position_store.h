@@ -1,5 +1,7 @@
 // A consumer's positions, kept in its own small LMDB environment: for each
-// (consumer name, producer id, topic, partition), the next offset to deliver,
+// (consumer name, producer id, topic, partition), the next offset to deliver
+// and the producer epoch under which the records below it were read (so a
+// tail the producer lost in a crash is found: docs/JOURNAL.md, "Epochs"),
 // and for each producer endpoint the producer id last seen there (so a wiped
 // journal behind the same endpoint is reported).
 //
@@ -30,10 +32,14 @@ class PositionStore {
   PositionStore(const PositionStore&) = delete;
   PositionStore& operator=(const PositionStore&) = delete;
 
-  std::optional<uint64_t> Get(const StreamId& stream) const;
+  struct Position {
+    uint64_t next = 0;
+    uint64_t epoch = 0;  // 0: unknown (a position stored before epochs were kept)
+  };
+  std::optional<Position> Get(const StreamId& stream) const;
   struct Entry {
     StreamId stream;
-    uint64_t next;
+    Position position;
   };
   // Stores every entry in one transaction.
   Status Put(const std::vector<Entry>& entries);

@@ -109,7 +109,7 @@ class ProducerImpl final : public Producer {
   bool ServeOnePage(Fetch& f);
   void SendAnswer(const std::string& peer, const std::string& payload);
   void SendError(const std::string& peer, uint64_t id, ErrorCode code, std::string_view message,
-                 const Watermarks& w = Watermarks{});
+                 const Watermarks& w = Watermarks{}, uint64_t lost_from = 0);
   void SendHeartbeats();
   void Log(LogLevel level, const std::string& msg) const {
     if (options_.logger) options_.logger(level, msg);
@@ -377,6 +377,28 @@ void ProducerImpl::HandleRequest(const std::string& peer, std::string_view frame
                       " does not exist");
         return;
       }
+      if (req.epoch != 0 && req.epoch != journal_->epoch()) {
+        // The client read below from_offset under another epoch: check that
+        // a crash did not undo part of it since.
+        uint64_t end = 0;
+        Watermarks w;
+        Status es = journal_->EpochEnd(req.topic, req.partition, req.epoch, &end);
+        if (es.ok()) es = journal_->GetWatermarks(req.topic, req.partition, &w);
+        if (!es.ok()) {
+          SendError(peer, req.id, ErrorCode::kInternal, es.ToString());
+          return;
+        }
+        if (end < req.from_offset) {
+          SendError(peer, req.id, ErrorCode::kTailLost,
+                    "offsets " + std::to_string(end) + ".." + std::to_string(req.from_offset - 1) +
+                        " of " + info.name + "/" + std::to_string(req.partition) +
+                        " read under epoch " + std::to_string(req.epoch) +
+                        " were undone by a crash; this producer is at epoch " +
+                        std::to_string(journal_->epoch()),
+                    w, end);
+          return;
+        }
+      }
       uint32_t& per_peer = fetches_per_peer_[peer];
       if (per_peer >= options_.max_fetches_per_peer || fetches_.size() >= kMaxFetches) {
         if (per_peer == 0) fetches_per_peer_.erase(peer);
@@ -447,7 +469,7 @@ bool ProducerImpl::ServeOnePage(Fetch& f) {
   }
   if (count > 0) {
     answer_.clear();
-    EncodePagePrefix(f.id, f.partition, f.next, count, w, &answer_);
+    EncodePagePrefix(f.id, f.partition, f.next, count, w, journal_->epoch(), &answer_);
     answer_ += body;
     SendAnswer(f.peer, answer_);
     ++replay_pages_;
@@ -460,7 +482,7 @@ bool ProducerImpl::ServeOnePage(Fetch& f) {
   }
   if (count == 0 || f.records_left == 0 || f.bytes_left == 0 || f.next >= w.high_watermark) {
     answer_.clear();
-    EncodeEnd(f.id, f.next, w, &answer_);
+    EncodeEnd(f.id, f.next, w, journal_->epoch(), &answer_);
     SendAnswer(f.peer, answer_);
     return true;
   }
@@ -479,9 +501,9 @@ void ProducerImpl::SendAnswer(const std::string& peer, const std::string& payloa
 }
 
 void ProducerImpl::SendError(const std::string& peer, uint64_t id, ErrorCode code,
-                             std::string_view message, const Watermarks& w) {
+                             std::string_view message, const Watermarks& w, uint64_t lost_from) {
   std::string out;
-  EncodeError(id, code, message, w, &out);
+  EncodeError(id, code, message, w, &out, lost_from);
   SendAnswer(peer, out);
 }
 

@@ -172,7 +172,7 @@ void EncodeDescribe(uint64_t id, std::string* out) {
 
 void EncodeFetch(const Request& f, std::string* out) {
   mp::Writer w(out);
-  w.ArrayHeader(9);
+  w.ArrayHeader(10);
   w.Uint(kProtocolVersion);
   w.Uint(static_cast<uint64_t>(Kind::kFetch));
   w.Uint(f.id);
@@ -182,6 +182,7 @@ void EncodeFetch(const Request& f, std::string* out) {
   w.Uint(f.max_records);
   w.Uint(f.max_bytes);
   w.Uint(f.credit);
+  w.Uint(f.epoch);
 }
 
 void EncodeCredit(uint64_t id, uint32_t pages, std::string* out) {
@@ -229,7 +230,7 @@ Status DecodeRequest(std::string_view frame, Request* out, ErrorCode* error_code
         return Bad("credit pages must be an integer in 1..2^32-1");
       break;
     case Kind::kFetch: {
-      if (n != 9) return WrongCount("fetch", n, 9);
+      if (n != 10) return WrongCount("fetch", n, 10);
       if (!r.Str(&out->topic) || out->topic.empty() || out->topic.size() > 255)
         return Bad("fetch topic is not a non-empty string");
       if (!ReadU32(r, &out->partition)) return Bad("fetch partition is not a 32-bit integer");
@@ -240,6 +241,7 @@ Status DecodeRequest(std::string_view frame, Request* out, ErrorCode* error_code
         return Bad("fetch max_bytes must be at least 1");
       if (!ReadU32(r, &out->credit) || out->credit == 0)
         return Bad("fetch credit must be an integer in 1..2^32-1");
+      if (!r.Uint(&out->epoch)) return Bad("fetch epoch is not an unsigned integer");
       break;
     }
     default:
@@ -271,9 +273,9 @@ void EncodeDescribeAnswer(uint64_t id, const ProducerId& producer, uint64_t epoc
 }
 
 void EncodePagePrefix(uint64_t id, uint32_t partition, uint64_t first_offset, uint32_t count,
-                      const Watermarks& wm, std::string* out) {
+                      const Watermarks& wm, uint64_t epoch, std::string* out) {
   mp::Writer w(out);
-  w.ArrayHeader(8);
+  w.ArrayHeader(9);
   w.Uint(kProtocolVersion);
   w.Uint(static_cast<uint64_t>(Kind::kPage));
   w.Uint(id);
@@ -282,23 +284,26 @@ void EncodePagePrefix(uint64_t id, uint32_t partition, uint64_t first_offset, ui
   w.Uint(count);
   w.Uint(wm.low_watermark);
   w.Uint(wm.high_watermark);
+  w.Uint(epoch);
 }
 
-void EncodeEnd(uint64_t id, uint64_t next_offset, const Watermarks& wm, std::string* out) {
+void EncodeEnd(uint64_t id, uint64_t next_offset, const Watermarks& wm, uint64_t epoch,
+               std::string* out) {
   mp::Writer w(out);
-  w.ArrayHeader(6);
+  w.ArrayHeader(7);
   w.Uint(kProtocolVersion);
   w.Uint(static_cast<uint64_t>(Kind::kEnd));
   w.Uint(id);
   w.Uint(next_offset);
   w.Uint(wm.low_watermark);
   w.Uint(wm.high_watermark);
+  w.Uint(epoch);
 }
 
 void EncodeError(uint64_t id, ErrorCode code, std::string_view message, const Watermarks& wm,
-                 std::string* out) {
+                 std::string* out, uint64_t lost_from) {
   mp::Writer w(out);
-  w.ArrayHeader(7);
+  w.ArrayHeader(8);
   w.Uint(kProtocolVersion);
   w.Uint(static_cast<uint64_t>(Kind::kError));
   w.Uint(id);
@@ -306,6 +311,7 @@ void EncodeError(uint64_t id, ErrorCode code, std::string_view message, const Wa
   w.Str(message.substr(0, kMaxErrorMessage));
   w.Uint(wm.low_watermark);
   w.Uint(wm.high_watermark);
+  w.Uint(lost_from);
 }
 
 Status DecodeAnswer(std::string_view frame, Answer* out) {
@@ -333,9 +339,10 @@ Status DecodeAnswer(std::string_view frame, Answer* out) {
       break;
     }
     case Kind::kPage: {
-      if (n != 8) return WrongCount("page", n, 8);
+      if (n != 9) return WrongCount("page", n, 9);
       if (!ReadU32(r, &out->partition) || !r.Uint(&out->first_offset) || !ReadU32(r, &out->count) ||
-          !r.Uint(&out->watermarks.low_watermark) || !r.Uint(&out->watermarks.high_watermark))
+          !r.Uint(&out->watermarks.low_watermark) || !r.Uint(&out->watermarks.high_watermark) ||
+          !r.Uint(&out->epoch))
         return Bad("page header fields are missing or of the wrong type");
       if (out->count == 0 || out->count > r.remaining() / journal::kMinRecordSize)
         return Bad("page record count does not match its size");
@@ -345,17 +352,17 @@ Status DecodeAnswer(std::string_view frame, Answer* out) {
       return Status::OK();  // the records follow the header
     }
     case Kind::kEnd:
-      if (n != 6) return WrongCount("end", n, 6);
+      if (n != 7) return WrongCount("end", n, 7);
       if (!r.Uint(&out->next_offset) || !r.Uint(&out->watermarks.low_watermark) ||
-          !r.Uint(&out->watermarks.high_watermark))
+          !r.Uint(&out->watermarks.high_watermark) || !r.Uint(&out->epoch))
         return Bad("end fields are missing or of the wrong type");
       break;
     case Kind::kError: {
-      if (n != 7) return WrongCount("error", n, 7);
+      if (n != 8) return WrongCount("error", n, 8);
       uint64_t code;
       if (!r.UintAtMost(255, &code) || !r.Str(&out->message) ||
           out->message.size() > kMaxErrorMessage || !r.Uint(&out->watermarks.low_watermark) ||
-          !r.Uint(&out->watermarks.high_watermark))
+          !r.Uint(&out->watermarks.high_watermark) || !r.Uint(&out->lost_from))
         return Bad("error fields are missing or of the wrong type");
       out->error = static_cast<ErrorCode>(code);
       break;

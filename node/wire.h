@@ -49,6 +49,10 @@ enum class ErrorCode : uint32_t {
   kBusy = 6,        // too many requests in flight from this peer; retry later
   kDataLoss = 7,    // the stored record at the offset is damaged
   kInternal = 8,
+  // Offsets from `lost_from` on were undone by a crash after the request's
+  // epoch (weak durability mode) and have been or will be issued again to
+  // other records: what the client read there under its epoch is gone.
+  kTailLost = 9,
 };
 
 // Largest values the decoders accept.
@@ -100,6 +104,10 @@ struct Request {
   uint64_t max_records = 0;  // > 0
   uint64_t max_bytes = 0;    // > 0
   uint32_t credit = 0;       // pages the server may send before waiting (> 0)
+  // The producer epoch under which the client read the offsets below
+  // from_offset; the producer answers kTailLost if a crash undid some of them
+  // since. 0: the client claims nothing (no check).
+  uint64_t epoch = 0;
   // kCredit: pages added. kCancel: none.
   uint32_t pages = 0;
 };
@@ -124,6 +132,7 @@ struct Answer {
   uint64_t id = 0;
   // kDescribeAnswer:
   ProducerId producer;
+  // kDescribeAnswer, kPage, kEnd: the producer's epoch when answered.
   uint64_t epoch = 0;
   std::vector<TopicDescription> topics;
   // kPage:
@@ -138,16 +147,18 @@ struct Answer {
   // kError:
   ErrorCode error = ErrorCode::kInternal;
   std::string_view message;
+  uint64_t lost_from = 0;  // kTailLost: the first undone offset; otherwise 0
 };
 
 void EncodeDescribeAnswer(uint64_t id, const ProducerId& producer, uint64_t epoch,
                           const std::vector<TopicDescription>& topics, std::string* out);
 // Appends the header of a page; the caller appends the records.
 void EncodePagePrefix(uint64_t id, uint32_t partition, uint64_t first_offset, uint32_t count,
-                      const Watermarks& w, std::string* out);
-void EncodeEnd(uint64_t id, uint64_t next_offset, const Watermarks& w, std::string* out);
+                      const Watermarks& w, uint64_t epoch, std::string* out);
+void EncodeEnd(uint64_t id, uint64_t next_offset, const Watermarks& w, uint64_t epoch,
+               std::string* out);
 void EncodeError(uint64_t id, ErrorCode code, std::string_view message, const Watermarks& w,
-                 std::string* out);
+                 std::string* out, uint64_t lost_from = 0);
 Status DecodeAnswer(std::string_view frame, Answer* out);
 
 // Decodes `count` records starting at `first_offset` from `bytes` (a records

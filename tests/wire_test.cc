@@ -139,6 +139,7 @@ TEST_CASE("replay requests round-trip", "[wire]") {
   fetch.max_records = 10000;
   fetch.max_bytes = 1 << 20;
   fetch.credit = 4;
+  fetch.epoch = 9;
   f.clear();
   EncodeFetch(fetch, &f);
   REQUIRE_OK(DecodeRequest(f, &r, &code));
@@ -147,6 +148,7 @@ TEST_CASE("replay requests round-trip", "[wire]") {
   CHECK(r.topic == "orders");
   CHECK(r.partition == 2);
   CHECK(r.from_offset == 123456789);
+  CHECK(r.epoch == 9);
   CHECK(r.max_records == 10000);
   CHECK(r.max_bytes == (1u << 20));
   CHECK(r.credit == 4);
@@ -230,10 +232,11 @@ TEST_CASE("replay answers round-trip", "[wire]") {
   FlipEveryByte(f, decode);
 
   f.clear();
-  EncodePagePrefix(12, 1, 50, 3, Watermarks{10, 90}, &f);
+  EncodePagePrefix(12, 1, 50, 3, Watermarks{10, 90}, 7, &f);
   f += Records(50, 3);
   REQUIRE_OK(DecodeAnswer(f, &a));
   CHECK(a.kind == Kind::kPage);
+  CHECK(a.epoch == 7);
   CHECK(a.partition == 1);
   CHECK(a.first_offset == 50);
   CHECK(a.count == 3);
@@ -243,10 +246,11 @@ TEST_CASE("replay answers round-trip", "[wire]") {
   CHECK(b[2].payload == "payload 52");
 
   f.clear();
-  EncodeEnd(13, 53, Watermarks{10, 90}, &f);
+  EncodeEnd(13, 53, Watermarks{10, 90}, 7, &f);
   REQUIRE_OK(DecodeAnswer(f, &a));
   CHECK(a.kind == Kind::kEnd);
   CHECK(a.next_offset == 53);
+  CHECK(a.epoch == 7);
   CheckTruncationsRefused(f, decode);
 
   f.clear();
@@ -256,6 +260,13 @@ TEST_CASE("replay answers round-trip", "[wire]") {
   CHECK(a.error == ErrorCode::kOutOfRange);
   CHECK(a.message == "removed by retention");
   CHECK(a.watermarks.low_watermark == 10);
+  CHECK(a.lost_from == 0);
   CheckTruncationsRefused(f, decode);
   FlipEveryByte(f, decode);
+
+  f.clear();
+  EncodeError(15, ErrorCode::kTailLost, "undone", Watermarks{0, 60}, &f, 42);
+  REQUIRE_OK(DecodeAnswer(f, &a));
+  CHECK(a.error == ErrorCode::kTailLost);
+  CHECK(a.lost_from == 42);
 }

@@ -113,10 +113,11 @@ struct ConsumerEvent {
     // replaced): its streams start from the start position. `stream` names the
     // new producer (partition 0 of the first topic).
     kNewProducer,
-    // The producer came back with a new epoch and a high watermark below what
-    // this consumer had read: offsets [from, to) were undone by a crash
-    // (weak durability mode) and will be issued again to new records, which
-    // are delivered from `from`.
+    // The producer came back from a crash (in a weak durability mode)
+    // without offsets [from, to) that this consumer had read: they are or
+    // will be issued again to new records, which are delivered from `from`.
+    // Found by the producer's epoch history, even when the producer has since
+    // written past `to`.
     kTailLost,
   };
   Kind kind = Kind::kSkipped;

@@ -184,6 +184,16 @@ class BROOK_EXPORT Journal {
   virtual Status SeekByTimestamp(std::string_view topic, uint32_t partition, int64_t timestamp_ns,
                                  uint64_t* offset) const = 0;
 
+  // Where what a reader saw under `epoch` ends. Offsets below *end hold the
+  // records they held under that epoch; from *end on, records seen under it
+  // may have been undone by a crash (weak durability mode) and their offsets
+  // issued again to other records. *end is the start of the earliest later
+  // epoch that began after an unclean end (see docs/JOURNAL.md, "Epochs"),
+  // or the high watermark, whichever is lower. Epoch 0 means "unknown": every
+  // epoch is checked. Errors: NotFound, InvalidArgument.
+  virtual Status EpochEnd(std::string_view topic, uint32_t partition, uint64_t epoch,
+                          uint64_t* end) const = 0;
+
   // Applies every topic's retention policy now and waits for it (the writer
   // also does this every retention_interval).
   virtual Status EnforceRetention() = 0;
