@@ -73,6 +73,8 @@ struct Stream {
   uint64_t request_id = 0;
   uint64_t replay_target = 0;
   uint64_t replay_start = 0;
+  // The request in flight is a seek by timestamp (start position), not a fetch.
+  bool seeking = false;
   Clock::time_point deadline;
   // Live batches waiting for the replay, in offset order.
   struct Buffered {
@@ -141,6 +143,7 @@ class ConsumerImpl final : public Consumer {
   void AfterReplay(Stream& s, bool progressed);
   void StartReplay(Stream& s, uint64_t target);
   void SendFetch(Peer& peer, Stream& s);
+  void SendSeek(Peer& peer, Stream& s);
   void SendDescribe(Peer& peer);
   void CheckDeadlines();
   // Queues batch records from `first` on that are at or above s.next.
@@ -400,6 +403,17 @@ void ConsumerImpl::SendFetch(Peer& peer, Stream& s) {
   (void)peer.dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
 }
 
+void ConsumerImpl::SendSeek(Peer& peer, Stream& s) {
+  in_flight_.erase(s.request_id);
+  s.request_id = next_request_id_++;
+  in_flight_[s.request_id] = &s;
+  s.deadline = Clock::now() + options_.request_timeout;
+  std::string frame;
+  EncodeSeek(s.request_id, s.id.topic, s.id.partition,
+             static_cast<uint64_t>(std::max<int64_t>(0, options_.start.timestamp_ns)), &frame);
+  (void)peer.dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+}
+
 void ConsumerImpl::StartReplay(Stream& s, uint64_t target) {
   if (target <= s.next) return;
   s.replaying = true;
@@ -420,7 +434,11 @@ void ConsumerImpl::CheckDeadlines() {
       if (s->replaying && now >= s->deadline) {
         // Unanswered (producer away, answer lost): ask again; answers to the
         // old request id are ignored from now on.
-        SendFetch(*peer, *s);
+        if (s->seeking) {
+          SendSeek(*peer, *s);
+        } else {
+          SendFetch(*peer, *s);
+        }
       }
     }
   }
@@ -460,6 +478,15 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
       (void)peer.dealer.send(zmq::buffer(credit), zmq::send_flags::dontwait);
       return;
     }
+    case Kind::kOffset:
+      in_flight_.erase(it);
+      if (!s.seeking) return;
+      s.seeking = false;
+      s.replaying = false;
+      s.next = std::max(a.next_offset, s.next);
+      s.epoch = a.epoch;
+      AfterReplay(s, true);
+      return;
     case Kind::kEnd:
       in_flight_.erase(it);
       s.replaying = false;
@@ -580,6 +607,11 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
           case StartPosition::Kind::kOffset:
             s->next = std::min(options_.start.offset, w.high_watermark);
             break;
+          case StartPosition::Kind::kTimestamp:
+            // Asked below; live records wait in the buffer meanwhile.
+            s->next = w.low_watermark;
+            s->seeking = true;
+            break;
         }
       }
       if (replaced && !reported) {
@@ -596,6 +628,11 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
       Stream& ref = *s;
       owner_[s.get()] = &peer;
       peer.streams.emplace(std::move(key), std::move(s));
+      if (ref.seeking) {
+        ref.replaying = true;
+        SendSeek(peer, ref);
+        continue;
+      }
       if (ref.epoch != a.epoch) {
         // Read under an earlier epoch: the producer may have lost a tail
         // since. The fetch under the stored epoch finds out.

@@ -421,6 +421,26 @@ void ProducerImpl::HandleRequest(const std::string& peer, std::string_view frame
       fetches_.push_back(std::move(f));
       return;
     }
+    case Kind::kSeek: {
+      uint64_t offset = 0;
+      Watermarks w;
+      Status ss = journal_->SeekByTimestamp(req.topic, req.partition,
+                                            static_cast<int64_t>(req.timestamp_ns), &offset);
+      if (ss.ok()) ss = journal_->GetWatermarks(req.topic, req.partition, &w);
+      if (!ss.ok()) {
+        ++rejected_requests_;
+        const ErrorCode code = ss.IsNotFound()          ? ErrorCode::kUnknownTopic
+                               : ss.IsInvalidArgument() ? ErrorCode::kUnknownPartition
+                               : ss.IsDataLoss()        ? ErrorCode::kDataLoss
+                                                        : ErrorCode::kInternal;
+        SendError(peer, req.id, code, ss.message());
+        return;
+      }
+      answer_.clear();
+      EncodeOffset(req.id, std::max(offset, w.low_watermark), w, journal_->epoch(), &answer_);
+      SendAnswer(peer, answer_);
+      return;
+    }
     case Kind::kCredit:
     case Kind::kCancel:
       for (auto it = fetches_.begin(); it != fetches_.end(); ++it) {

@@ -202,6 +202,18 @@ void EncodeCancel(uint64_t id, std::string* out) {
   w.Uint(id);
 }
 
+void EncodeSeek(uint64_t id, std::string_view topic, uint32_t partition, uint64_t timestamp_ns,
+                std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(6);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kSeek));
+  w.Uint(id);
+  w.Str(topic);
+  w.Uint(partition);
+  w.Uint(timestamp_ns);
+}
+
 Status DecodeRequest(std::string_view frame, Request* out, ErrorCode* error_code) {
   *out = Request{};
   *error_code = ErrorCode::kBadRequest;
@@ -244,6 +256,14 @@ Status DecodeRequest(std::string_view frame, Request* out, ErrorCode* error_code
       if (!r.Uint(&out->epoch)) return Bad("fetch epoch is not an unsigned integer");
       break;
     }
+    case Kind::kSeek:
+      if (n != 6) return WrongCount("seek", n, 6);
+      if (!r.Str(&out->topic) || out->topic.empty() || out->topic.size() > 255)
+        return Bad("seek topic is not a non-empty string");
+      if (!ReadU32(r, &out->partition)) return Bad("seek partition is not a 32-bit integer");
+      if (!r.UintAtMost(static_cast<uint64_t>(INT64_MAX), &out->timestamp_ns))
+        return Bad("seek timestamp is not an integer in 0..2^63-1");
+      break;
     default:
       return Bad("unknown request kind " + std::to_string(static_cast<int>(out->kind)));
   }
@@ -295,6 +315,19 @@ void EncodeEnd(uint64_t id, uint64_t next_offset, const Watermarks& wm, uint64_t
   w.Uint(static_cast<uint64_t>(Kind::kEnd));
   w.Uint(id);
   w.Uint(next_offset);
+  w.Uint(wm.low_watermark);
+  w.Uint(wm.high_watermark);
+  w.Uint(epoch);
+}
+
+void EncodeOffset(uint64_t id, uint64_t offset, const Watermarks& wm, uint64_t epoch,
+                  std::string* out) {
+  mp::Writer w(out);
+  w.ArrayHeader(7);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(Kind::kOffset));
+  w.Uint(id);
+  w.Uint(offset);
   w.Uint(wm.low_watermark);
   w.Uint(wm.high_watermark);
   w.Uint(epoch);
@@ -352,7 +385,8 @@ Status DecodeAnswer(std::string_view frame, Answer* out) {
       return Status::OK();  // the records follow the header
     }
     case Kind::kEnd:
-      if (n != 7) return WrongCount("end", n, 7);
+    case Kind::kOffset:
+      if (n != 7) return WrongCount(out->kind == Kind::kEnd ? "end" : "offset", n, 7);
       if (!r.Uint(&out->next_offset) || !r.Uint(&out->watermarks.low_watermark) ||
           !r.Uint(&out->watermarks.high_watermark) || !r.Uint(&out->epoch))
         return Bad("end fields are missing or of the wrong type");

@@ -32,11 +32,13 @@ enum class Kind : uint8_t {
   kFetch = 17,
   kCredit = 18,
   kCancel = 19,
+  kSeek = 20,
   // Answers, ROUTER -> DEALER.
   kDescribeAnswer = 32,
   kPage = 33,
   kEnd = 34,
   kError = 35,
+  kOffset = 36,
 };
 
 // Error codes in an error answer.
@@ -110,12 +112,17 @@ struct Request {
   uint64_t epoch = 0;
   // kCredit: pages added. kCancel: none.
   uint32_t pages = 0;
+  // kSeek (topic and partition as for kFetch): the first offset whose
+  // record's timestamp is at or after this, in ns since the Unix epoch.
+  uint64_t timestamp_ns = 0;
 };
 
 void EncodeDescribe(uint64_t id, std::string* out);
 void EncodeFetch(const Request& fetch, std::string* out);
 void EncodeCredit(uint64_t id, uint32_t pages, std::string* out);
 void EncodeCancel(uint64_t id, std::string* out);
+void EncodeSeek(uint64_t id, std::string_view topic, uint32_t partition, uint64_t timestamp_ns,
+                std::string* out);
 // On failure *error_code says which error answer to give and out->id is set
 // when the id could be read (0 otherwise).
 Status DecodeRequest(std::string_view frame, Request* out, ErrorCode* error_code);
@@ -132,7 +139,7 @@ struct Answer {
   uint64_t id = 0;
   // kDescribeAnswer:
   ProducerId producer;
-  // kDescribeAnswer, kPage, kEnd: the producer's epoch when answered.
+  // kDescribeAnswer, kPage, kEnd, kOffset: the producer's epoch when answered.
   uint64_t epoch = 0;
   std::vector<TopicDescription> topics;
   // kPage:
@@ -142,7 +149,7 @@ struct Answer {
   std::string_view record_bytes;
   // kPage, kEnd, kError: the partition's watermarks when answered.
   Watermarks watermarks;
-  // kEnd: the offset after the last one sent.
+  // kEnd: the offset after the last one sent. kOffset: the offset sought.
   uint64_t next_offset = 0;
   // kError:
   ErrorCode error = ErrorCode::kInternal;
@@ -157,6 +164,8 @@ void EncodePagePrefix(uint64_t id, uint32_t partition, uint64_t first_offset, ui
                       const Watermarks& w, uint64_t epoch, std::string* out);
 void EncodeEnd(uint64_t id, uint64_t next_offset, const Watermarks& w, uint64_t epoch,
                std::string* out);
+void EncodeOffset(uint64_t id, uint64_t offset, const Watermarks& w, uint64_t epoch,
+                  std::string* out);
 void EncodeError(uint64_t id, ErrorCode code, std::string_view message, const Watermarks& w,
                  std::string* out, uint64_t lost_from = 0);
 Status DecodeAnswer(std::string_view frame, Answer* out);

@@ -238,6 +238,60 @@ TEST_CASE("start positions: latest delivers only new records, an offset starts t
   }
 }
 
+TEST_CASE("start position by timestamp: each partition from its first record at or after it",
+          "[consumer]") {
+  TempDir dir;
+  auto po = ProducerOpts(dir.Sub("p"));
+  auto now_ns = std::make_shared<std::atomic<int64_t>>(1'000'000'000);
+  po.journal.clock = [now_ns] { return now_ns->load(); };
+  auto p = OpenProducer(po);
+  TopicConfig tc;
+  tc.partitions = 2;
+  REQUIRE_OK(p->CreateTopic("t", tc));
+  REQUIRE(Publish(p.get(), "t", 2, 0, 40) == "");  // stamped at 1 s
+  now_ns->store(2'000'000'000);
+  REQUIRE(Publish(p.get(), "t", 2, 40, 60) == "");  // stamped at 2 s
+
+  SECTION("a time inside the journal") {
+    auto o = ConsumerOpts({p.get()}, {"t"});
+    o.start = StartPosition::Timestamp(int64_t{1'500'000'000});
+    auto c = OpenConsumer(o);
+    Collector col;
+    for (uint32_t part = 0; part < 2; ++part) col.Expect(p->producer_id(), "t", part, 40);
+    col.PollUntil(c.get(), 120);
+    // Then live records go on from there.
+    REQUIRE(Publish(p.get(), "t", 2, 100, 10) == "");
+    col.PollUntil(c.get(), 140);
+    INFO(col.first_error);
+    CHECK(col.errors == 0);
+    CHECK(col.total == 140);
+  }
+  SECTION("a time after every record: from the end") {
+    auto o = ConsumerOpts({p.get()}, {"t"});
+    o.start = StartPosition::Timestamp(int64_t{3'000'000'000});
+    auto c = OpenConsumer(o);
+    std::this_thread::sleep_for(300ms);  // let it find where the end is
+    Collector col;
+    for (uint32_t part = 0; part < 2; ++part) col.Expect(p->producer_id(), "t", part, 100);
+    REQUIRE(Publish(p.get(), "t", 2, 100, 10) == "");
+    col.PollUntil(c.get(), 20);
+    INFO(col.first_error);
+    CHECK(col.errors == 0);
+    CHECK(col.total == 20);
+  }
+  SECTION("a time before every record: from the start") {
+    auto o = ConsumerOpts({p.get()}, {"t"});
+    o.start = StartPosition::Timestamp(std::chrono::system_clock::time_point{});
+    auto c = OpenConsumer(o);
+    Collector col;
+    for (uint32_t part = 0; part < 2; ++part) col.Expect(p->producer_id(), "t", part, 0);
+    col.PollUntil(c.get(), 200);
+    INFO(col.first_error);
+    CHECK(col.errors == 0);
+    CHECK(col.total == 200);
+  }
+}
+
 TEST_CASE("records never sent live are found through the heartbeat and replayed", "[consumer]") {
   // Method: the producer's live sending is switched off by taking its commit
   // listener away, so the only way the consumer can learn of the records is a

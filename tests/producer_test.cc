@@ -79,7 +79,7 @@ struct Client {
     return a;
   }
   Request Fetch(uint64_t id, const std::string& topic, uint32_t partition, uint64_t from,
-                uint64_t max_records = 1'000'000, uint32_t credit = 100) {
+                uint64_t max_records = 1'000'000, uint32_t credit = 100, uint64_t epoch = 0) {
     Request f;
     f.kind = Kind::kFetch;
     f.id = id;
@@ -89,6 +89,7 @@ struct Client {
     f.max_records = max_records;
     f.max_bytes = 1ull << 40;
     f.credit = credit;
+    f.epoch = epoch;
     std::string frame;
     EncodeFetch(f, &frame);
     Send(frame);
@@ -331,6 +332,36 @@ TEST_CASE("hostile and absurd requests get error answers and the producer keeps 
   c.Fetch(4, "t", 0, 101);  // beyond the high watermark
   expect_error(4, ErrorCode::kOutOfRange);
 
+  std::string seek;
+  EncodeSeek(5, "nope", 0, 0, &seek);
+  c.Send(seek);
+  expect_error(5, ErrorCode::kUnknownTopic);
+  seek.clear();
+  EncodeSeek(6, "t", 7, 0, &seek);
+  c.Send(seek);
+  expect_error(6, ErrorCode::kUnknownPartition);
+  seek.clear();
+  EncodeSeek(8, "t", 1, 0, &seek);  // before every record: the low watermark
+  c.Send(seek);
+  {
+    auto a = c.Next(&storage);
+    REQUIRE(a);
+    CHECK(a->kind == Kind::kOffset);
+    CHECK(a->id == 8);
+    CHECK(a->next_offset == 50);
+  }
+  // A fetch naming an epoch this journal never had is checked against the
+  // history: nothing was undone, so it is served.
+  c.Fetch(12, "t", 0, 60, 5, 1, /*epoch=*/p->epoch() + 5);
+  {
+    auto a = c.Next(&storage);
+    REQUIRE(a);
+    CHECK(a->kind == Kind::kPage);
+    a = c.Next(&storage);
+    REQUIRE(a);
+    CHECK(a->kind == Kind::kEnd);
+  }
+
   c.Send("garbage");
   expect_error(0, ErrorCode::kBadRequest);
   c.Send(std::string("\x93\x02\x10\x09", 4));  // version 2 describe, id 9
@@ -375,7 +406,7 @@ TEST_CASE("hostile and absurd requests get error answers and the producer keeps 
   auto d = good.Next(&storage);
   REQUIRE(d);
   CHECK(d->kind == Kind::kDescribeAnswer);
-  CHECK(p->stats().rejected_requests == 7);  // malformed, unknown, busy (not out-of-range fetches)
+  CHECK(p->stats().rejected_requests == 9);  // malformed, unknown, busy (not out-of-range fetches)
   // Nothing reached the journal.
   Watermarks w;
   REQUIRE_OK(p->journal()->GetWatermarks("t", 0, &w));

@@ -169,6 +169,21 @@ TEST_CASE("replay requests round-trip", "[wire]") {
   EncodeCancel(9, &f);
   REQUIRE_OK(DecodeRequest(f, &r, &code));
   CHECK(r.kind == Kind::kCancel);
+
+  f.clear();
+  EncodeSeek(10, "orders", 3, 1'700'000'000'000'000'000ull, &f);
+  REQUIRE_OK(DecodeRequest(f, &r, &code));
+  CHECK(r.kind == Kind::kSeek);
+  CHECK(r.id == 10);
+  CHECK(r.topic == "orders");
+  CHECK(r.partition == 3);
+  CHECK(r.timestamp_ns == 1'700'000'000'000'000'000ull);
+  CheckTruncationsRefused(f, decode);
+  FlipEveryByte(f, decode);
+  f.clear();
+  EncodeSeek(11, "orders", 0, ~0ull, &f);  // beyond any timestamp a record can have
+  CHECK(DecodeRequest(f, &r, &code).IsInvalidArgument());
+  CHECK(code == ErrorCode::kBadRequest);
 }
 
 TEST_CASE("absurd or foreign requests are refused with the right error code", "[wire]") {
@@ -263,6 +278,15 @@ TEST_CASE("replay answers round-trip", "[wire]") {
   CHECK(a.lost_from == 0);
   CheckTruncationsRefused(f, decode);
   FlipEveryByte(f, decode);
+
+  f.clear();
+  EncodeOffset(16, 77, Watermarks{10, 90}, 4, &f);
+  REQUIRE_OK(DecodeAnswer(f, &a));
+  CHECK(a.kind == Kind::kOffset);
+  CHECK(a.next_offset == 77);
+  CHECK(a.epoch == 4);
+  CHECK(a.watermarks.high_watermark == 90);
+  CheckTruncationsRefused(f, decode);
 
   f.clear();
   EncodeError(15, ErrorCode::kTailLost, "undone", Watermarks{0, 60}, &f, 42);

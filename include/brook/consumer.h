@@ -48,15 +48,25 @@ struct ProducerEndpoints {
 
 // Where a stream starts when the consumer has no position for it.
 struct StartPosition {
-  enum class Kind { kEarliest, kLatest, kOffset };
+  enum class Kind { kEarliest, kLatest, kOffset, kTimestamp };
   Kind kind = Kind::kEarliest;
-  uint64_t offset = 0;  // kOffset
+  uint64_t offset = 0;       // kOffset
+  int64_t timestamp_ns = 0;  // kTimestamp
 
-  static StartPosition Earliest() { return StartPosition{Kind::kEarliest, 0}; }
-  static StartPosition Latest() { return StartPosition{Kind::kLatest, 0}; }
+  static StartPosition Earliest() { return StartPosition{Kind::kEarliest, 0, 0}; }
+  static StartPosition Latest() { return StartPosition{Kind::kLatest, 0, 0}; }
   // From this offset; below the low watermark, the removed part is reported
   // as skipped; above the high watermark, from the high watermark.
-  static StartPosition Offset(uint64_t offset) { return StartPosition{Kind::kOffset, offset}; }
+  static StartPosition Offset(uint64_t offset) { return StartPosition{Kind::kOffset, offset, 0}; }
+  // From the first record stamped at or after this time (ns since the Unix
+  // epoch), per partition; none: from the high watermark. The producer
+  // looks it up in its journal (record timestamps never decrease within a
+  // partition).
+  static StartPosition Timestamp(int64_t ns) { return StartPosition{Kind::kTimestamp, 0, ns}; }
+  static StartPosition Timestamp(std::chrono::system_clock::time_point t) {
+    return Timestamp(static_cast<int64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count()));
+  }
 };
 
 struct ConsumerOptions {
