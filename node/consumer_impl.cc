@@ -11,11 +11,15 @@
 //    offset, or the highest high watermark seen. When it ends, the buffer
 //    drains while its front is at or below `next`; a remaining hole starts
 //    the next replay.
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -123,8 +127,14 @@ class ConsumerImpl final : public Consumer {
   Status Init();
   Status Poll(const PollHandler& handler, size_t max_records, std::chrono::milliseconds timeout,
               size_t* delivered) override;
+  Status PollImpl(const PollHandler& handler, size_t max_records, std::chrono::milliseconds timeout,
+                  size_t* delivered, bool from_runner);
   Status Commit() override;
   ConsumerStats stats() const override;
+  std::vector<StreamLag> lag() const override;
+  int fd() const override { return event_fd_; }
+  Status Start(PollHandler handler, size_t max_records) override;
+  Status Stop() override;
   Status Close() override;
 
  private:
@@ -150,6 +160,10 @@ class ConsumerImpl final : public Consumer {
   void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
   // `stream`: the stream the event is about, for its position (may be null).
   void QueueEvent(ConsumerEvent e, const Stream* stream);
+  // Queues a delivery and makes fd() readable (mu_ held).
+  void PushLocked(Delivery d);
+  // The producer's high watermark as known for `s`, for lag().
+  void NoteHigh(const Stream& s);
   Peer* PeerOf(const Stream& s);
   void Log(LogLevel level, const std::string& msg) const {
     if (options_.logger) options_.logger(level, msg);
@@ -180,6 +194,23 @@ class ConsumerImpl final : public Consumer {
   std::map<const StreamId*, PositionStore::Entry> processed_;
   Clock::time_point last_commit_ = Clock::now();
 
+  // Lag per stream (mu_): the processed position and the latest high
+  // watermark known.
+  struct LagState {
+    StreamId stream;
+    uint64_t next = 0;
+    uint64_t high = 0;
+    int64_t last_timestamp_ns = -1;  // of the last processed record
+  };
+  std::map<const StreamId*, LagState> lag_;
+
+  int event_fd_ = -1;  // readable while queue_ is not empty
+
+  // The callback form (Start).
+  std::thread runner_;
+  std::atomic<bool> runner_stop_{false};
+  bool running_ = false;  // under mu_
+
   std::atomic<uint64_t> delivered_{0}, live_{0}, replayed_{0}, gaps_{0}, duplicates_{0},
       malformed_{0};
 };
@@ -188,6 +219,10 @@ class ConsumerImpl final : public Consumer {
 // Setup and Poll
 
 Status ConsumerImpl::Init() {
+  event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (event_fd_ < 0)
+    return Status::Internal(std::string("cannot create the consumer's eventfd: ") +
+                            std::strerror(errno));
   if (!options_.name.empty()) {
     Status s = PositionStore::Open(options_.state_dir, options_.name, &store_);
     if (!s.ok()) return s;
@@ -218,13 +253,49 @@ Status ConsumerImpl::Init() {
   return Status::OK();
 }
 
+Status ConsumerImpl::Start(PollHandler handler, size_t max_records) {
+  if (!handler.on_record) return Status::InvalidArgument("Start: the handler has no on_record");
+  if (max_records == 0) return Status::InvalidArgument("Start: max_records must be positive");
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (closed_) return Status::FailedPrecondition("the consumer is closed");
+    if (running_) return Status::FailedPrecondition("the consumer is already started");
+    running_ = true;
+  }
+  if (runner_.joinable()) runner_.join();  // a previous Start's thread, stopped
+  runner_stop_ = false;
+  runner_ = std::thread([this, handler = std::move(handler), max_records] {
+    while (!runner_stop_) {
+      Status s = PollImpl(handler, max_records, std::chrono::milliseconds(100), nullptr, true);
+      if (s.IsFailedPrecondition()) break;  // closed
+      if (!s.ok()) Log(LogLevel::kError, "consumer callback thread: " + s.ToString());
+    }
+  });
+  return Status::OK();
+}
+
+Status ConsumerImpl::Stop() {
+  if (runner_.joinable() && std::this_thread::get_id() == runner_.get_id())
+    return Status::FailedPrecondition("Stop must not be called from the handler");
+  runner_stop_ = true;
+  ready_cv_.notify_all();
+  if (runner_.joinable()) runner_.join();
+  std::lock_guard<std::mutex> lk(mu_);
+  running_ = false;
+  return Status::OK();
+}
+
 Status ConsumerImpl::Close() {
+  if (runner_.joinable() && std::this_thread::get_id() == runner_.get_id())
+    return Status::FailedPrecondition("Close must not be called from the handler");
   std::lock_guard<std::mutex> lk(close_mu_);
   Status commit;
   {
     std::lock_guard<std::mutex> qlk(mu_);
     if (closed_) return Status::OK();
   }
+  Status stopped = Stop();
+  (void)stopped;
   if (store_ && options_.auto_commit) commit = Commit();
   {
     std::lock_guard<std::mutex> qlk(mu_);
@@ -236,6 +307,10 @@ Status ConsumerImpl::Close() {
   peers_.clear();
   ctx_.close();
   store_.reset();
+  if (event_fd_ >= 0) {
+    close(event_fd_);
+    event_fd_ = -1;
+  }
   return commit;
 }
 
@@ -253,13 +328,24 @@ Status ConsumerImpl::Commit() {
 
 Status ConsumerImpl::Poll(const PollHandler& handler, size_t max_records,
                           std::chrono::milliseconds timeout, size_t* delivered) {
+  return PollImpl(handler, max_records, timeout, delivered, false);
+}
+
+Status ConsumerImpl::PollImpl(const PollHandler& handler, size_t max_records,
+                              std::chrono::milliseconds timeout, size_t* delivered,
+                              bool from_runner) {
   if (delivered) *delivered = 0;
+  if (!handler.on_record) return Status::InvalidArgument("Poll: the handler has no on_record");
   std::deque<Delivery> taken;
   size_t records = 0;
   {
     std::unique_lock<std::mutex> lk(mu_);
     if (closed_) return Status::FailedPrecondition("the consumer is closed");
-    ready_cv_.wait_for(lk, timeout, [&] { return !queue_.empty() || closed_; });
+    if (running_ && !from_runner)
+      return Status::FailedPrecondition(
+          "the consumer delivers to the handler given to Start; call Stop before Poll");
+    ready_cv_.wait_for(lk, timeout,
+                       [&] { return !queue_.empty() || closed_ || (from_runner && runner_stop_); });
     while (!queue_.empty() && records < max_records) {
       Delivery& d = queue_.front();
       if (d.event) {
@@ -282,10 +368,22 @@ Status ConsumerImpl::Poll(const PollHandler& handler, size_t max_records,
       }
     }
     queued_records_ -= records;
+    if (queue_.empty()) {
+      uint64_t drained;
+      ssize_t n = read(event_fd_, &drained, sizeof drained);  // fd() no longer readable
+      (void)n;
+    }
   }
   for (const Delivery& d : taken) {
     if (d.event) {
       if (handler.on_event) handler.on_event(*d.event);
+      if (d.event_stream && d.event->kind != ConsumerEvent::Kind::kNewProducer) {
+        std::lock_guard<std::mutex> lk(mu_);
+        auto it = lag_.find(d.event_stream);
+        if (it != lag_.end())
+          it->second.next =
+              d.event->kind == ConsumerEvent::Kind::kSkipped ? d.event->to : d.event->from;
+      }
       if (store_ && d.event->kind != ConsumerEvent::Kind::kNewProducer) {
         // Skipped: go on after the removed range. Tail lost: from its start.
         const uint64_t next =
@@ -297,6 +395,15 @@ Status ConsumerImpl::Poll(const PollHandler& handler, size_t max_records,
     }
     for (size_t i = d.begin; i < d.end; ++i) handler.on_record(*d.stream, (*d.batch)[i]);
     (d.live ? live_ : replayed_) += d.end - d.begin;
+    if (d.end > d.begin) {
+      const RecordView& last = (*d.batch)[d.end - 1];
+      std::lock_guard<std::mutex> lk(mu_);
+      auto it = lag_.find(d.stream);
+      if (it != lag_.end()) {
+        it->second.next = last.offset + 1;
+        it->second.last_timestamp_ns = last.timestamp_ns;
+      }
+    }
     if (store_ && d.end > d.begin) {
       auto [it, fresh] = processed_.try_emplace(d.stream, PositionStore::Entry{*d.stream, {}});
       it->second.position.next = (*d.batch)[d.end - 1].offset + 1;
@@ -309,6 +416,50 @@ Status ConsumerImpl::Poll(const PollHandler& handler, size_t max_records,
       Clock::now() - last_commit_ >= options_.auto_commit_interval)
     return Commit();
   return Status::OK();
+}
+
+std::vector<StreamLag> ConsumerImpl::lag() const {
+  const int64_t now_ns =
+      static_cast<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count());
+  std::vector<StreamLag> out;
+  std::lock_guard<std::mutex> lk(mu_);
+  // The oldest record received and not yet processed, per stream.
+  std::map<const StreamId*, int64_t> oldest;
+  for (const Delivery& d : queue_)
+    if (!d.event && d.end > d.begin) oldest.emplace(d.stream, (*d.batch)[d.begin].timestamp_ns);
+  for (const auto& [id, l] : lag_) {
+    StreamLag x;
+    x.stream = l.stream;
+    x.next = l.next;
+    x.high_watermark = std::max(l.high, l.next);
+    x.records = x.high_watermark - x.next;
+    if (x.records > 0) {
+      auto it = oldest.find(id);
+      const int64_t ts = it != oldest.end() ? it->second : l.last_timestamp_ns;
+      x.time = ts < 0 ? std::chrono::nanoseconds(-1)
+                      : std::chrono::nanoseconds(std::max<int64_t>(0, now_ns - ts));
+    }
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+void ConsumerImpl::NoteHigh(const Stream& s) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = lag_.find(&s.id);
+  if (it != lag_.end()) it->second.high = s.known_high;
+}
+
+void ConsumerImpl::PushLocked(Delivery d) {
+  const bool was_empty = queue_.empty();
+  queue_.push_back(std::move(d));
+  if (was_empty) {
+    const uint64_t one = 1;
+    ssize_t n = write(event_fd_, &one, sizeof one);  // fd() readable
+    (void)n;
+  }
 }
 
 ConsumerStats ConsumerImpl::stats() const {
@@ -530,6 +681,7 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
         s.buffered_records = 0;
         s.overflowed = false;
         s.known_high = a.watermarks.high_watermark;
+        NoteHigh(s);
         AfterReplay(s, true);
         return;
       }
@@ -557,6 +709,10 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
       // Queued deliveries may still point at the old streams: retire them
       // rather than free them.
       for (auto& [key, s] : peer.streams) {
+        {
+          std::lock_guard<std::mutex> lk(mu_);
+          lag_.erase(&s->id);
+        }
         in_flight_.erase(s->request_id);
         owner_.erase(s.get());
         retired_.push_back(std::move(s));
@@ -626,6 +782,10 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
         reported = true;
       }
       Stream& ref = *s;
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        lag_[&ref.id] = LagState{ref.id, ref.next, w.high_watermark, -1};
+      }
       owner_[s.get()] = &peer;
       peer.streams.emplace(std::move(key), std::move(s));
       if (ref.seeking) {
@@ -729,11 +889,13 @@ void ConsumerImpl::OnHeartbeat(Peer& peer, const LiveMessage& m) {
     if (m.heartbeat.epoch > s.epoch) {
       // The producer restarted: was anything this consumer read undone?
       s.known_high = w.high_watermark;
+      NoteHigh(s);
       StartVerification(s, w.high_watermark);
       continue;
     }
     if (m.heartbeat.epoch < s.epoch) continue;
     s.known_high = std::max(s.known_high, w.high_watermark);
+    NoteHigh(s);
     if (w.high_watermark > s.next) {
       ++gaps_;  // records we have not seen live: lost on the way, or the last ones
       StartReplay(s, w.high_watermark);
@@ -796,9 +958,11 @@ void ConsumerImpl::Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatc
   {
     std::lock_guard<std::mutex> lk(mu_);
     queued_records_ += d.end - d.begin;
-    queue_.push_back(std::move(d));
+    auto it = lag_.find(&s.id);
+    if (it != lag_.end()) it->second.high = s.known_high;
+    PushLocked(std::move(d));
   }
-  ready_cv_.notify_one();
+  ready_cv_.notify_all();
 }
 
 void ConsumerImpl::QueueEvent(ConsumerEvent e, const Stream* stream) {
@@ -811,9 +975,9 @@ void ConsumerImpl::QueueEvent(ConsumerEvent e, const Stream* stream) {
   }
   {
     std::lock_guard<std::mutex> lk(mu_);
-    queue_.push_back(std::move(d));
+    PushLocked(std::move(d));
   }
-  ready_cv_.notify_one();
+  ready_cv_.notify_all();
 }
 
 }  // namespace

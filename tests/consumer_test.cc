@@ -1,6 +1,8 @@
 // The consumer against real producers on loopback. Every delivery test checks
 // every record: none lost, none duplicated, each stream in offset order, and
 // each payload the one published at that offset.
+#include <poll.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -638,4 +640,137 @@ TEST_CASE("a connected consumer finds the tail a restarted producer lost", "[con
   CHECK(col.events[0].kind == ConsumerEvent::Kind::kTailLost);
   CHECK(col.events[0].from == 50);
   CHECK(col.events[0].to == 100);
+}
+
+TEST_CASE("lag says how far each stream is behind, in records and in time", "[consumer][lag]") {
+  TempDir dir;
+  auto po = ProducerOpts(dir.Sub("p"));
+  auto now_ns = std::make_shared<std::atomic<int64_t>>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count() -
+      int64_t{60'000'000'000});  // records stamped a minute ago
+  po.journal.clock = [now_ns] { return now_ns->load(); };
+  auto p = OpenProducer(po);
+  TopicConfig tc;
+  tc.partitions = 2;
+  REQUIRE_OK(p->CreateTopic("t", tc));
+  REQUIRE(Publish(p.get(), "t", 2, 0, 100) == "");
+  auto c = OpenConsumer(ConsumerOpts({p.get()}, {"t"}));
+
+  // Nothing processed yet: each stream is 100 records behind, as soon as the
+  // consumer has heard of it.
+  std::vector<StreamLag> lag;
+  for (int i = 0; i < 200; ++i) {
+    lag = c->lag();
+    if (lag.size() == 2 && lag[0].records == 100 && lag[1].records == 100 &&
+        lag[0].time.count() > 0 && lag[1].time.count() > 0)
+      break;
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(lag.size() == 2);
+  for (const StreamLag& l : lag) {
+    CHECK(l.stream.producer == p->producer_id());
+    CHECK(l.next == 0);
+    CHECK(l.high_watermark == 100);
+    CHECK(l.records == 100);
+    // The oldest unprocessed record was published a minute ago.
+    CHECK(l.time >= 59s);
+    CHECK(l.time < 10min);
+  }
+
+  Collector col;
+  for (uint32_t part = 0; part < 2; ++part) col.Expect(p->producer_id(), "t", part, 0);
+  col.PollUntil(c.get(), 200);
+  REQUIRE(col.total == 200);
+  for (const StreamLag& l : c->lag()) {
+    CHECK(l.next == 100);
+    CHECK(l.records == 0);
+    CHECK(l.time.count() == 0);
+  }
+}
+
+TEST_CASE("fd() is readable exactly while records wait for Poll", "[consumer][fd]") {
+  TempDir dir;
+  auto p = OpenProducer(ProducerOpts(dir.Sub("p")));
+  REQUIRE_OK(p->CreateTopic("t", TopicConfig{}));
+  auto c = OpenConsumer(ConsumerOpts({p.get()}, {"t"}));
+  auto readable = [&](int timeout_ms) {
+    pollfd pfd{c->fd(), POLLIN, 0};
+    return ::poll(&pfd, 1, timeout_ms) == 1 && (pfd.revents & POLLIN);
+  };
+  REQUIRE(c->fd() >= 0);
+  CHECK_FALSE(readable(200));  // nothing published
+
+  REQUIRE(Publish(p.get(), "t", 1, 0, 30) == "");
+  Collector col;
+  col.Expect(p->producer_id(), "t", 0, 0);
+  PollHandler h = col.Handler();
+  // An event loop's way: wait on the fd, then poll without waiting.
+  for (int round = 0; round < 100 && col.total < 30; ++round) {
+    REQUIRE(readable(5000));
+    size_t n = 0;
+    do {
+      REQUIRE_OK(c->Poll(h, 7, 0ms, &n));
+    } while (n > 0);
+  }
+  CHECK(col.total == 30);
+  CHECK(col.errors == 0);
+  CHECK_FALSE(readable(100));  // drained
+}
+
+TEST_CASE("the callback form delivers everything on the consumer's thread", "[consumer][start]") {
+  TempDir dir;
+  auto p = OpenProducer(ProducerOpts(dir.Sub("p")));
+  TopicConfig tc;
+  tc.partitions = 2;
+  REQUIRE_OK(p->CreateTopic("t", tc));
+  auto co = ConsumerOpts({p.get()}, {"t"});
+  co.name = "callback";
+  co.state_dir = dir.Sub("consumer");
+  auto c = OpenConsumer(co);
+
+  // The handler runs on another thread: it only records, under a lock; the
+  // checks happen here.
+  std::mutex mu;
+  Collector col;
+  for (uint32_t part = 0; part < 2; ++part) col.Expect(p->producer_id(), "t", part, 0);
+  PollHandler inner = col.Handler();
+  std::atomic<bool> on_other_thread{true};
+  const auto test_thread = std::this_thread::get_id();
+  PollHandler h;
+  h.on_record = [&](const StreamId& s, const RecordView& r) {
+    if (std::this_thread::get_id() == test_thread) on_other_thread = false;
+    std::lock_guard<std::mutex> lk(mu);
+    inner.on_record(s, r);
+  };
+  REQUIRE_OK(c->Start(h, 64));
+  CHECK(c->Start(h, 64).IsFailedPrecondition());  // once
+  size_t n;
+  CHECK(c->Poll(h, 10, 0ms, &n).IsFailedPrecondition());  // the thread delivers
+
+  REQUIRE(Publish(p.get(), "t", 2, 0, 500) == "");
+  for (int i = 0; i < 1000; ++i) {
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (col.total >= 1000) break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE_OK(c->Stop());
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    INFO(col.first_error);
+    CHECK(col.errors == 0);
+    CHECK(col.total == 1000);
+  }
+  CHECK(on_other_thread);
+
+  // Stopped: Poll works again and gets what follows, nothing twice.
+  REQUIRE(Publish(p.get(), "t", 2, 500, 10) == "");
+  col.PollUntil(c.get(), 1020);
+  CHECK(col.total == 1020);
+  CHECK(col.errors == 0);
+  REQUIRE_OK(c->Close());
+  CHECK(c->Start(h, 64).IsFailedPrecondition());
 }

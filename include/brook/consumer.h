@@ -13,15 +13,16 @@
 // skipped-range event, never skipped silently.
 //
 // Threading: the consumer runs its own I/O thread. Poll may be called from
-// one thread at a time; stats() and Close() from any thread.
+// one thread at a time; stats(), lag(), fd() and Close() from any thread.
 //
 // Positions: with a name and a state directory, the consumer keeps, per
 // stream, the offset after the last record its handler processed, in its own
 // LMDB environment, and resumes from there: at-least-once across a crash,
 // never a skip. Without a name every start uses the start position.
 //
-// Not yet (later increments): start by timestamp, lag, a file descriptor for
-// event loops, discovery, CURVE.
+// Delivery: Poll (a loop the host owns; fd() lets an event loop wait for
+// it), or Start (the consumer's own thread calls the handler). lag() says how
+// far behind each stream is, in records and in time.
 #ifndef BROOK_CONSUMER_H_
 #define BROOK_CONSUMER_H_
 
@@ -146,6 +147,21 @@ struct ConsumerStats {
   uint64_t malformed_messages = 0;
 };
 
+// How far a stream's processing is behind its producer.
+struct StreamLag {
+  StreamId stream;
+  // The offset the handler gets next, and the producer's high watermark as
+  // last heard (live records, heartbeats, replay answers).
+  uint64_t next = 0;
+  uint64_t high_watermark = 0;
+  uint64_t records = 0;  // high_watermark - next
+  // 0 when records is 0. Otherwise how long ago the oldest record not yet
+  // processed was published (its timestamp), when this consumer has received
+  // it; else how long ago the last processed record was published (an upper
+  // bound); -1 ns when neither is known yet.
+  std::chrono::nanoseconds time{0};
+};
+
 // Receives what Poll delivers; views are valid only during the call.
 struct PollHandler {
   std::function<void(const StreamId& stream, const RecordView& record)> on_record;
@@ -176,8 +192,28 @@ class BROOK_EXPORT Consumer {
 
   virtual ConsumerStats stats() const = 0;
 
-  // Commits positions (if auto_commit), stops the I/O thread and releases
-  // the sockets. Idempotent.
+  // Lag of every stream this consumer follows. Any thread.
+  virtual std::vector<StreamLag> lag() const = 0;
+
+  // For event loops (epoll, poll, select, asyncio's add_reader): a file
+  // descriptor that is readable while records or events wait for Poll. When
+  // it is readable, call Poll with a zero timeout until it delivers nothing.
+  // Owned by the consumer (do not close it); valid until Close.
+  virtual int fd() const = 0;
+
+  // The callback form: delivers on the consumer's own thread, calling
+  // `handler` with up to `max_records` records at a time, until Stop or
+  // Close. Meanwhile Poll fails with FailedPrecondition. Positions are
+  // committed as with Poll (auto_commit); Commit may be called from the
+  // handler. Errors: FailedPrecondition if already started or closed.
+  virtual Status Start(PollHandler handler, size_t max_records = 1000) = 0;
+  // Stops the callback thread after the handler call in progress. Must not
+  // be called from the handler. Idempotent.
+  virtual Status Stop() = 0;
+
+  // Stops the callback thread (Start), commits positions (if auto_commit),
+  // stops the I/O thread and releases the sockets. Idempotent. Must not be
+  // called from the handler.
   virtual Status Close() = 0;
 };
 
