@@ -142,7 +142,10 @@ struct ConsumerStats {
   uint64_t records_delivered = 0;
   uint64_t live_records = 0;      // received live and delivered
   uint64_t replayed_records = 0;  // received by replay and delivered
-  uint64_t gaps_detected = 0;     // replays started for missing offsets
+  // Holes in the live stream that were found and recovered by replay:
+  // messages ZeroMQ dropped at a high-water mark, messages lost on a cut
+  // connection, the last records found missing through a heartbeat.
+  uint64_t gaps_detected = 0;
   uint64_t duplicates_dropped = 0;
   uint64_t malformed_messages = 0;
 };
