@@ -420,7 +420,9 @@ Status JournalImpl::ApplyRetention(uint64_t budget, bool* more) {
     for (auto& part_ptr : topic->partitions) {
       Partition& part = *part_ptr;
       PartitionState st = part.committed;
-      auto must_remove = [&](int64_t ts) {
+      // Captured by an init-capture: clang before 16 cannot capture a
+      // structured binding (a C++20 feature that GCC allows in C++17).
+      auto must_remove = [&, &policy = policy](int64_t ts) {
         return (policy.max_records && st.next_offset - st.low > policy.max_records) ||
                (policy.max_bytes && st.bytes > policy.max_bytes) ||
                (age_ns > 0 && ts < now - age_ns);
