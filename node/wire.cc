@@ -411,6 +411,11 @@ Status DecodeAnswer(std::string_view frame, Answer* out) {
 Status DecodeRecords(std::string_view bytes, uint64_t first_offset, uint32_t count,
                      RecordBatch* out) {
   out->Clear();
+  // Each record takes at least kMinRecordSize bytes: a larger count is a lie,
+  // refused before it sizes an allocation.
+  if (count > bytes.size() / journal::kMinRecordSize)
+    return Status::DataLoss(std::to_string(count) + " records cannot fit in " +
+                            std::to_string(bytes.size()) + " bytes");
   detail::ByteBuffer& data = out->mutable_data();
   if (!bytes.empty()) std::memcpy(data.Extend(bytes.size()), bytes.data(), bytes.size());
   std::vector<RecordView>& records = out->mutable_records();
