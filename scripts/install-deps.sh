@@ -10,7 +10,7 @@ packages=(
   liblmdb-dev lmdb-utils
   catch2
   pybind11-dev python3-dev python3-pytest
-  clang clang-format
+  clang clang-format libclang-rt-14-dev llvm-14
 )
 
 missing=()

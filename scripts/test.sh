@@ -70,6 +70,10 @@ case "$mode" in
     TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
       ctest --test-dir "$build" --output-on-failure -j"$jobs"
     ;;
+  --fuzz)
+    step "libFuzzer targets (build-fuzz/): seed corpora, then ${FUZZ_SECONDS:-20} s of fuzzing each"
+    bash scripts/fuzz.sh
+    ;;
   *)
     echo "usage: $0 [--sanitize|--tsan]" >&2
     exit 64

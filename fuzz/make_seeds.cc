@@ -1,0 +1,507 @@
+// Writes the seed corpus of the fuzz targets, fuzz/corpus/<target>/<seed>,
+// with brook's real encoders (plus a few hand-made forms the encoders never
+// produce but the decoders must accept, e.g. non-minimal integer widths).
+// Deterministic: scripts/fuzz.sh regenerates the corpus and fails if the
+// committed one differs (after a protocol change, run this and commit).
+//
+//   build-fuzz/fuzz/make_seeds fuzz/corpus
+//
+// Each <target>/ directory is emptied of files first.
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "brook/record.h"
+#include "common/msgpack_lite.h"
+#include "fuzz/fuzz_util.h"
+#include "fuzz/replay_fixture.h"
+#include "journal/record_format.h"
+#include "node/wire.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace fx = brook::fuzz::replay;
+using brook::Header;
+using brook::RecordInput;
+using brook::Watermarks;
+using brook::fuzz::PutBE;
+using brook::node::ErrorCode;
+using brook::node::Kind;
+
+// Seeds: name -> bytes. Corpus: target -> its seeds.
+using Seeds = std::map<std::string, std::string>;
+using Corpus = std::map<std::string, Seeds>;
+
+// A string literal's bytes, NULs included.
+template <size_t N>
+std::string Lit(const char (&s)[N]) {
+  return std::string(s, N - 1);
+}
+
+std::string Record(uint64_t offset, int64_t ts, std::optional<std::string_view> key,
+                   std::vector<Header> headers, std::string_view payload) {
+  RecordInput in;
+  in.key = key;
+  in.headers = std::move(headers);
+  in.payload = payload;
+  std::vector<char> buf;
+  const size_t n = brook::journal::EncodeRecord(in, &buf);
+  brook::journal::SealRecord(buf.data(), n, offset, ts);
+  return std::string(buf.data(), n);
+}
+
+// offset 1, timestamp 2, key "k", headers {"n": "v"}, payload "pay": the
+// example of docs/PROTOCOL.md.
+std::string ExampleRecord() { return Record(1, 2, "k", {{"n", "v"}}, "pay"); }
+
+// Consecutive records from `first`, of a few shapes.
+std::string Records(uint64_t first, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) {
+    const std::string payload(static_cast<size_t>(i * 7 % 40), static_cast<char>('a' + i));
+    const std::string key = "key-" + std::to_string(i);
+    std::vector<Header> headers;
+    if (i % 2 == 0) headers = {{"type", "seed"}, {"i", key}};
+    out +=
+        Record(first + static_cast<uint64_t>(i), 1'700'000'000'000'000'000 + i,
+               i % 3 == 2 ? std::nullopt : std::optional<std::string_view>(key), headers, payload);
+  }
+  return out;
+}
+
+// A record whose lengths use wider forms than needed (bin 16/32, map 16,
+// str 8), which decoders must accept; the checksum is made right.
+std::string NonMinimalRecord() {
+  std::string r;
+  r.push_back(static_cast<char>(0x96));
+  r.push_back(static_cast<char>(0xcf));
+  PutBE(&r, 7, 8);
+  r.push_back(static_cast<char>(0xcf));
+  PutBE(&r, 1'700'000'000'000'000'000, 8);
+  r.push_back(static_cast<char>(0xc5));  // key: bin 16
+  PutBE(&r, 3, 2);
+  r += "key";
+  r.push_back(static_cast<char>(0xde));  // headers: map 16
+  PutBE(&r, 1, 2);
+  r.push_back(static_cast<char>(0xd9));  // name: str 8
+  PutBE(&r, 4, 1);
+  r += "name";
+  r.push_back(static_cast<char>(0xc6));  // value: bin 32
+  PutBE(&r, 5, 4);
+  r += "value";
+  r.push_back(static_cast<char>(0xc6));  // payload: bin 32
+  PutBE(&r, 7, 4);
+  r += "payload";
+  r.push_back(static_cast<char>(0xce));
+  PutBE(&r, 0, 4);
+  brook::fuzz::SealRecords(r.data(), r.size(), false, 0);
+  return r;
+}
+
+std::string ManyHeadersRecord() {
+  std::vector<std::string> names;
+  for (int i = 0; i < 20; ++i) names.push_back("h" + std::to_string(i));
+  std::vector<Header> headers;
+  for (const std::string& n : names) headers.push_back({n, n});
+  return Record(3, 4, std::string_view(""), headers, std::string(300, 'p'));
+}
+
+brook::ProducerId Producer() {
+  brook::ProducerId id;
+  for (size_t i = 0; i < id.bytes.size(); ++i) id.bytes[i] = static_cast<uint8_t>(0xa0 + i);
+  return id;
+}
+
+void RecordSeeds(Corpus* c) {
+  auto& s = (*c)["record"];
+  const std::string flags_plain(1, '\0'), flags_seal(1, '\1');
+  s["example"] = flags_plain + ExampleRecord();
+  s["keyless-empty"] = flags_plain + Record(0, 0, std::nullopt, {}, "");
+  s["empty-key"] = flags_plain + Record(5, 6, std::string_view(""), {}, "x");
+  s["bin16-payload"] = flags_plain + Record(9, 10, "k", {}, std::string(300, 'z'));
+  s["many-headers"] = flags_plain + ManyHeadersRecord();
+  s["non-minimal-forms"] = flags_plain + NonMinimalRecord();
+  s["max-offset-timestamp"] =
+      flags_plain + Record(std::numeric_limits<uint64_t>::max(),
+                           std::numeric_limits<int64_t>::max(), "k", {}, "v");
+  s["followed-by-more"] = flags_plain + Records(0, 2);
+  std::string bad_crc = ExampleRecord();
+  bad_crc.back() ^= 1;
+  s["bad-crc-sealed"] = flags_seal + bad_crc;
+  s["bad-crc"] = flags_plain + bad_crc;
+}
+
+std::string RecordsInput(uint8_t flags, uint32_t count, uint64_t first, std::string_view bytes) {
+  std::string out(1, static_cast<char>(flags));
+  PutBE(&out, count, 4);
+  PutBE(&out, first, 8);
+  out.append(bytes.data(), bytes.size());
+  return out;
+}
+
+void RecordsSeeds(Corpus* c) {
+  auto& s = (*c)["records"];
+  s["one"] = RecordsInput(0, 1, 1, ExampleRecord());
+  s["three"] = RecordsInput(0, 3, 10, Records(10, 3));
+  s["five-renumbered"] = RecordsInput(3, 5, 1000, Records(0, 5));
+  s["none"] = RecordsInput(0, 0, 0, "");
+  s["trailing-record"] = RecordsInput(0, 2, 10, Records(10, 3));
+  s["wrong-offset"] = RecordsInput(0, 2, 11, Records(10, 2));
+  s["non-minimal"] = RecordsInput(0, 1, 7, NonMinimalRecord());
+  // A count far beyond what the bytes hold (found by this target: DecodeRecords
+  // sized its record vector by it before reading anything).
+  s["count-too-large"] = RecordsInput(0, 0x65656400, 0, Records(0, 2));
+}
+
+void LiveSeeds(Corpus* c) {
+  auto& s = (*c)["live"];
+  brook::node::RecordsHeader h;
+  h.producer = Producer();
+  h.epoch = 3;
+  h.partition = 1;
+  h.first_offset = 10;
+  h.count = 3;
+  std::string f;
+  brook::node::EncodeRecordsPrefix("orders", h, &f);
+  s["records-3"] = f + Records(10, 3);
+  f.clear();
+  h.count = 1;
+  h.first_offset = 1;
+  brook::node::EncodeRecordsPrefix("t", h, &f);
+  s["records-1"] = f + ExampleRecord();
+  f.clear();
+  h.partition = 4095;
+  h.epoch = std::numeric_limits<uint64_t>::max();
+  h.first_offset = 1'000'000'000'000;
+  h.count = 2;
+  brook::node::EncodeRecordsPrefix(std::string(255, 'n'), h, &f);
+  s["records-long-topic-big-numbers"] = f + Records(h.first_offset, 2);
+
+  brook::node::Heartbeat hb;
+  hb.producer = Producer();
+  hb.epoch = 2;
+  hb.sent_ns = 1'700'000'000'000'000'000;
+  hb.partitions = {{0, 10}, {5, 5}, {100, 1'000'000}};
+  f.clear();
+  brook::node::EncodeHeartbeat("orders", hb, &f);
+  s["heartbeat-3"] = f;
+  hb.partitions.clear();
+  f.clear();
+  brook::node::EncodeHeartbeat("t", hb, &f);
+  s["heartbeat-0"] = f;
+  hb.partitions.assign(20, Watermarks{1, 2});
+  f.clear();
+  brook::node::EncodeHeartbeat("t", hb, &f);
+  s["heartbeat-20"] = f;
+}
+
+void RequestSeeds(Seeds* out) {
+  auto& s = *out;
+  std::string f;
+  brook::node::EncodeDescribe(7, &f);
+  s["describe"] = f;
+  brook::node::Request r;
+  r.kind = Kind::kFetch;
+  r.id = 8;
+  r.topic = fx::kTopic;
+  r.partition = 0;
+  r.from_offset = 0;
+  r.max_records = 1000;
+  r.max_bytes = 1 << 20;
+  r.credit = 100;
+  r.epoch = fx::kProducerEpoch;
+  const auto fetch = [&](const char* name) {
+    std::string b;
+    brook::node::EncodeFetch(r, &b);
+    s[name] = b;
+  };
+  fetch("fetch-all-p0");
+  r.partition = 1;
+  r.from_offset = 5;
+  r.max_records = 3;
+  r.credit = 1;
+  fetch("fetch-3-p1");
+  r.max_records = 1000;
+  r.from_offset = 0;
+  fetch("fetch-credit-1");
+  r.max_bytes = 1;
+  r.credit = 2;
+  fetch("fetch-1-byte");
+  r.max_bytes = std::numeric_limits<uint64_t>::max();
+  r.max_records = std::numeric_limits<uint64_t>::max();
+  r.credit = std::numeric_limits<uint32_t>::max();
+  fetch("fetch-unbounded");
+  r.max_bytes = 1 << 20;
+  r.max_records = 1000;
+  r.credit = 100;
+  r.from_offset = 100'000;
+  fetch("fetch-beyond-high");
+  r.from_offset = 100;
+  r.epoch = fx::kFirstEpoch;
+  fetch("fetch-tail-lost");
+  r.epoch = 0;
+  fetch("fetch-epoch-unknown");
+  r.epoch = 99;
+  fetch("fetch-future-epoch");
+  r.epoch = fx::kProducerEpoch;
+  r.topic = fx::kRetainedTopic;
+  r.partition = 0;
+  r.from_offset = 0;
+  fetch("fetch-below-low");
+  r.from_offset = 2 * fx::kRetainedPerEpoch - fx::kRetainedRecords;
+  fetch("fetch-at-low");
+  r.topic = "nope";
+  fetch("fetch-unknown-topic");
+  r.topic = fx::kTopic;
+  r.partition = 7;
+  fetch("fetch-unknown-partition");
+  f.clear();
+  brook::node::EncodeCredit(8, 5, &f);
+  s["credit"] = f;
+  f.clear();
+  brook::node::EncodeCancel(8, &f);
+  s["cancel"] = f;
+  const auto seek = [&](const char* name, std::string_view topic, uint32_t p, uint64_t ts) {
+    std::string b;
+    brook::node::EncodeSeek(9, topic, p, ts, &b);
+    s[name] = b;
+  };
+  seek("seek-first-epoch", fx::kTopic, 0, fx::kBaseTimestamp + 5 * fx::kClockStep);
+  seek("seek-second-epoch", fx::kTopic, 1,
+       fx::kBaseTimestamp + fx::kSecondEpochClock + 30 * fx::kClockStep);
+  seek("seek-zero", fx::kRetainedTopic, 0, 0);
+  seek("seek-max", fx::kTopic, 0, static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
+  seek("seek-unknown-partition", fx::kTopic, 2, 0);
+
+  // Hand-made: a describe in version 2; a fetch whose integers use wider
+  // forms than needed (signed and unsigned); not an array; a 10-element
+  // array of nils.
+  f.clear();
+  {
+    brook::mp::Writer w(&f);
+    w.ArrayHeader(3);
+    w.Uint(2);
+    w.Uint(static_cast<uint64_t>(Kind::kDescribe));
+    w.Uint(11);
+  }
+  s["bad-version"] = f;
+  f.clear();
+  f.push_back(static_cast<char>(0xdc));  // array 16 of 10
+  PutBE(&f, 10, 2);
+  f += Lit("\xd0\x01");  // version: int 8
+  f += Lit("\xcc\x11");  // kind 17: uint 8
+  f += Lit("\xcf");      // id: uint 64
+  PutBE(&f, 12, 8);
+  f += Lit("\xd9\x01") + fx::kTopic;  // topic: str 8
+  f += Lit("\xd2\x00\x00\x00\x01");   // partition 1: int 32
+  f += Lit("\xcd\x00\x00");           // from_offset 0: uint 16
+  f += Lit("\xd3");                   // max_records 50: int 64
+  PutBE(&f, 50, 8);
+  f += Lit("\xce");  // max_bytes: uint 32
+  PutBE(&f, 65536, 4);
+  f += Lit("\xd1\x00\x02");  // credit 2: int 16
+  f += Lit("\xcc\x02");      // epoch 2: uint 8
+  s["fetch-non-minimal"] = f;
+  s["not-an-array"] = Lit("\xa5hello");
+  s["nils"] = Lit("\x9a") + std::string(10, '\xc0');
+}
+
+void AnswerSeeds(Corpus* c) {
+  auto& s = (*c)["answer"];
+  std::string f;
+  std::vector<brook::node::TopicDescription> topics(2);
+  topics[0].name = "orders";
+  topics[0].partitions = {{0, 10}, {3, 3}};
+  topics[1].name = "t";
+  topics[1].partitions = {{100, 200}};
+  brook::node::EncodeDescribeAnswer(7, Producer(), 2, topics, &f);
+  s["describe"] = f;
+  f.clear();
+  brook::node::EncodeDescribeAnswer(7, Producer(), 1, {}, &f);
+  s["describe-empty"] = f;
+  f.clear();
+  brook::node::EncodePagePrefix(8, 1, 10, 3, Watermarks{0, 20}, 2, &f);
+  s["page-3"] = f + Records(10, 3);
+  f.clear();
+  brook::node::EncodePagePrefix(8, 0, 1, 1, Watermarks{1, 2}, 2, &f);
+  s["page-1"] = f + ExampleRecord();
+  f.clear();
+  brook::node::EncodeEnd(8, 13, Watermarks{0, 20}, 2, &f);
+  s["end"] = f;
+  f.clear();
+  brook::node::EncodeOffset(9, 15, Watermarks{10, 20}, 2, &f);
+  s["offset"] = f;
+  f.clear();
+  brook::node::EncodeError(8, ErrorCode::kOutOfRange, "below the low watermark 40",
+                           Watermarks{40, 120}, &f);
+  s["error"] = f;
+  f.clear();
+  brook::node::EncodeError(8, ErrorCode::kTailLost, "offsets 60..99 were undone by a crash",
+                           Watermarks{0, 150}, &f, 60);
+  s["error-tail-lost"] = f;
+  f.clear();
+  brook::node::EncodeError(0, ErrorCode::kBadRequest,
+                           std::string(brook::node::kMaxErrorMessage + 10, 'm'), Watermarks{}, &f);
+  s["error-long-message"] = f;
+}
+
+// [n][n op bytes][buffer]; op = kind + 12 * arg (see msgpack_fuzz.cc).
+std::string MsgpackInput(const std::vector<uint8_t>& ops, std::string_view buffer) {
+  std::string out(1, static_cast<char>(ops.size()));
+  for (uint8_t op : ops) out.push_back(static_cast<char>(op));
+  out.append(buffer.data(), buffer.size());
+  return out;
+}
+
+void MsgpackSeeds(Corpus* c, const Seeds& requests) {
+  auto& s = (*c)["msgpack"];
+  enum : uint8_t {
+    kByte = 0,
+    kPeek = 1,
+    kBE = 2,
+    kBytes = 3,
+    kBin = 4,
+    kStr = 5,
+    kMap = 6,
+    kArray = 7,
+    kUint = 8,
+    kUintAtMost = 9,
+    kBinAfter = 10,
+    kSkip = 11
+  };
+  const auto be = [](int n) { return static_cast<uint8_t>(kBE + 12 * n); };
+  s["fetch"] =
+      MsgpackInput({kArray, kUint, kUint, kUint, kStr, kUint, kUint, kUint, kUint, kUint, kUint},
+                   requests.at("fetch-all-p0"));
+  s["fetch-non-minimal"] =
+      MsgpackInput({kArray, kUint, kUint, kUint, kStr, kUint, kUint, kUint, kUint, kUint, kUint},
+                   requests.at("fetch-non-minimal"));
+  s["record"] = MsgpackInput(
+      {kByte, kByte, be(8), kPeek, kByte, be(8), kBin, kMap, kStr, kBin, kBin, kByte, be(4)},
+      ExampleRecord());
+  s["record-non-minimal"] =
+      MsgpackInput({kByte, kByte, be(8), kByte, be(8), kByte,
+                    static_cast<uint8_t>(kBinAfter + 12 * 2), kMap, kStr, kBin, kBin, kByte, be(4)},
+                   NonMinimalRecord());
+  // Every integer form: positive fixint, uint 8..64, int 8..64 (non-negative
+  // and negative), negative fixint.
+  std::string ints = Lit("\x05\xcc\xff\xcd\xff\xff\xce\xff\xff\xff\xff");
+  ints += Lit("\xcf\xff\xff\xff\xff\xff\xff\xff\xff");
+  ints += Lit("\xd0\x05\xd1\x01\x00\xd2\x00\x01\x00\x00");
+  ints += Lit("\xd3\x7f\xff\xff\xff\xff\xff\xff\xff");
+  ints += Lit("\xd0\xff\xff");
+  std::vector<uint8_t> uint_ops(12, kUint);
+  s["integers"] = MsgpackInput(uint_ops, ints);
+  std::vector<uint8_t> at_most_ops;
+  for (uint8_t i = 0; i < 9; ++i) at_most_ops.push_back(static_cast<uint8_t>(kUintAtMost + 12 * i));
+  s["integers-at-most"] = MsgpackInput(at_most_ops, ints);
+  // Every str and bin form, and array/map headers of each width.
+  std::string strs =
+      Lit("\xa3"
+          "abc"
+          "\xd9\x03"
+          "def"
+          "\xda\x00\x03"
+          "ghi"
+          "\xdb\x00\x00\x00\x03"
+          "jkl");
+  strs +=
+      Lit("\xc4\x01"
+          "m"
+          "\xc5\x00\x01"
+          "n"
+          "\xc6\x00\x00\x00\x01"
+          "o");
+  s["strings-bins"] = MsgpackInput({kStr, kStr, kStr, kStr, kBin, kBin, kBin}, strs);
+  const std::string headers =
+      Lit("\x93\xdc\x00\x10\xdd\x00\x00\x00\x02\x81\xde\x00\x01\xdf\x00\x00\x00\x03");
+  s["headers"] = MsgpackInput({kArray, kArray, kArray, kMap, kMap, kMap}, headers);
+  // Objects the reader never accepts (nil, bool, float, ext, fixmap of
+  // mixed values), skipped as msgpack-c parses them, then a uint.
+  const std::string others =
+      Lit("\xc0\xc2\xc3\xca\x3f\x80\x00\x00\xd4\x01\x02"
+          "\x82\xa1"
+          "a"
+          "\x92\x01\xc0\xa1"
+          "b"
+          "\xc4\x00\x2a");
+  s["skip-others"] = MsgpackInput({kSkip, kSkip, kSkip, kSkip, kSkip, kSkip, kUint}, others);
+  s["bytes"] = MsgpackInput({static_cast<uint8_t>(kBytes + 12 * 2), kPeek, kByte,
+                             static_cast<uint8_t>(kBinAfter + 12 * 1)},
+                            Lit("\x01\x02\x03\x04\x00\x02xy"));
+}
+
+// The replay target's input: a separator byte, then the frames joined by it.
+// The separator is a byte no frame contains, so a seed is what it says.
+std::string ReplayInput(const std::vector<std::string>& frames) {
+  for (int sep = 0xff; sep >= 0; --sep) {
+    bool used = false;
+    for (const std::string& f : frames) used |= f.find(static_cast<char>(sep)) != std::string::npos;
+    if (used) continue;
+    std::string out(1, static_cast<char>(sep));
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (i > 0) out.push_back(static_cast<char>(sep));
+      out += frames[i];
+    }
+    return out;
+  }
+  std::fprintf(stderr, "make_seeds: no free separator byte\n");
+  std::abort();
+}
+
+void ReplaySeeds(Corpus* c, const Seeds& requests) {
+  auto& s = (*c)["replay"];
+  for (const auto& [name, bytes] : requests) s[name] = ReplayInput({bytes});
+  s["two-frames"] = ReplayInput({requests.at("describe"), requests.at("describe")});
+  s["three-frames"] = ReplayInput({requests.at("cancel"), "", requests.at("fetch-all-p0")});
+  s["empty-frame"] = ReplayInput({""});
+}
+
+bool WriteCorpus(const fs::path& root, const Corpus& corpus) {
+  for (const auto& [target, seeds] : corpus) {
+    const fs::path dir = root / target;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      std::fprintf(stderr, "make_seeds: cannot create %s: %s\n", dir.c_str(), ec.message().c_str());
+      return false;
+    }
+    for (const fs::directory_entry& e : fs::directory_iterator(dir))
+      if (e.is_regular_file()) fs::remove(e.path());
+    for (const auto& [name, bytes] : seeds) {
+      std::ofstream out(dir / name, std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!out) {
+        std::fprintf(stderr, "make_seeds: cannot write %s\n", (dir / name).c_str());
+        return false;
+      }
+    }
+    std::printf("%-8s %zu seeds\n", target.c_str(), seeds.size());
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s CORPUS_DIR   (e.g. fuzz/corpus)\n", argv[0]);
+    return 64;
+  }
+  Corpus corpus;
+  RecordSeeds(&corpus);
+  RecordsSeeds(&corpus);
+  LiveSeeds(&corpus);
+  RequestSeeds(&corpus["request"]);
+  AnswerSeeds(&corpus);
+  MsgpackSeeds(&corpus, corpus["request"]);
+  ReplaySeeds(&corpus, corpus["request"]);
+  return WriteCorpus(argv[1], corpus) ? 0 : 1;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Builds brook's libFuzzer targets (fuzz/, in build-fuzz/ with clang, ASan and
+# UBSan), then for each target replays its seed corpus and fuzzes it briefly.
+# Fails if the committed seed corpus is stale or any target crashes, leaks,
+# trips a sanitizer or an invariant, or times out.
+#
+#   scripts/fuzz.sh                   every target, FUZZ_SECONDS (default 20) each
+#   scripts/fuzz.sh live replay       only these targets
+#
+# The repository is not modified: fuzzing runs on a scratch copy of
+# fuzz/corpus. Crash inputs go to build-fuzz/fuzz-artifacts/<target>/ and the
+# full logs to build-fuzz/fuzz-logs/<target>.log. See fuzz/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build=build-fuzz
+jobs=${JOBS:-2}
+seconds=${FUZZ_SECONDS:-20}
+all_targets=(live request answer records record msgpack replay)
+if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
+
+bash scripts/install-deps.sh
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "configure and build the fuzz targets ($build, clang, ASan + UBSan + libFuzzer)"
+CC=clang CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROOK_FUZZ=ON \
+  -DBROOK_WERROR=ON -DBROOK_BUILD_TESTS=OFF -DBROOK_BUILD_EXAMPLES=OFF -DBROOK_BUILD_BENCH=OFF \
+  -DBROOK_INSTALL=OFF >/dev/null
+cmake --build "$build" --target brook_fuzz -j"$jobs"
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/brook-fuzz.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+step "the committed seed corpus is what fuzz/make_seeds.cc writes"
+"$build/fuzz/make_seeds" "$scratch/seeds" >/dev/null
+if ! diff -r "$scratch/seeds" fuzz/corpus >"$scratch/seeds.diff" 2>&1; then
+  cat "$scratch/seeds.diff"
+  echo "fuzz/corpus is stale (the wire or record format changed?): regenerate it with" >&2
+  echo "  $build/fuzz/make_seeds fuzz/corpus   and commit it" >&2
+  exit 1
+fi
+echo "seed corpus: up to date"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+for s in /usr/lib/llvm-14/bin/llvm-symbolizer "$(command -v llvm-symbolizer || true)"; do
+  if [ -n "$s" ] && [ -x "$s" ]; then
+    export ASAN_SYMBOLIZER_PATH=$s
+    break
+  fi
+done
+# The replay target makes its journal and sockets under TMPDIR: keep them in
+# the scratch directory, removed on exit even after a crash.
+export TMPDIR=$scratch
+
+logs=$root/$build/fuzz-logs
+mkdir -p "$logs"
+failed=()
+summary=()
+for t in "${targets[@]}"; do
+  bin=$build/fuzz/${t}_fuzz
+  if [ ! -x "$bin" ] || [ ! -d "fuzz/corpus/$t" ]; then
+    echo "unknown fuzz target '$t' (targets: ${all_targets[*]})" >&2
+    exit 64
+  fi
+  corpus=$scratch/corpus/$t
+  artifacts=$root/$build/fuzz-artifacts/$t
+  mkdir -p "$corpus" "$artifacts"
+  cp -R "fuzz/corpus/$t/." "$corpus/"
+
+  step "$t: replay the seed corpus, then fuzz for ${seconds} s"
+  if ! "$bin" -runs=0 -artifact_prefix="$artifacts/" "$corpus" >"$logs/$t.log" 2>&1; then
+    tail -n 60 "$logs/$t.log"
+    echo "$t: FAILED on its seed corpus (log: $logs/$t.log, input in $artifacts/)" >&2
+    failed+=("$t")
+    continue
+  fi
+  if ! "$bin" -max_total_time="$seconds" -timeout=25 -print_final_stats=1 \
+      -artifact_prefix="$artifacts/" "$corpus" >>"$logs/$t.log" 2>&1; then
+    tail -n 60 "$logs/$t.log"
+    echo "$t: FAILED while fuzzing (log: $logs/$t.log, input in $artifacts/)" >&2
+    failed+=("$t")
+    continue
+  fi
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -n 1)
+  cov=$(grep -o 'cov: [0-9]*' "$logs/$t.log" | tail -n 1)
+  line=$(printf '%-8s %9s runs  %6s exec/s  %s  corpus %s -> %s' "$t" "$runs" "$rate" "$cov" \
+    "$(find "fuzz/corpus/$t" -type f | wc -l)" "$(find "$corpus" -type f | wc -l)")
+  echo "$line"
+  summary+=("$line")
+done
+
+step "fuzz summary (${seconds} s per target)"
+printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz: ok"
