@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "brook/consumer.h"
+#include "node/curve.h"
 #include "node/position_store.h"
 #include "node/wire.h"
 
@@ -38,6 +39,22 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kMaxPollWait = std::chrono::milliseconds(20);
 constexpr int kMaxMessagesPerTurn = 256;
+// A connection whose handshake failed (key refused, security mismatch) is
+// not retried by libzmq: the consumer connects again this much later, so a
+// producer that has since allowed the key is reached.
+constexpr auto kReconnectAfterHandshakeFailure = std::chrono::seconds(5);
+// The handshake events the consumer watches on its sockets.
+constexpr int kHandshakeEvents = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+
+// The security of the connections to `ep`: the consumer's, with the
+// endpoint's own server key when it names one.
+ClientSecurity SecurityFor(const ConsumerOptions& o, const ProducerEndpoints& ep) {
+  ClientSecurity sec = o.security;
+  if (sec.enabled && !ep.server_public_key.empty()) sec.server_public_key = ep.server_public_key;
+  return sec;
+}
 
 Status ValidateOptions(const ConsumerOptions& o) {
   if (o.producers.empty())
@@ -60,6 +77,14 @@ Status ValidateOptions(const ConsumerOptions& o) {
         "neither");
   if (o.auto_commit_interval.count() < 0)
     return Status::InvalidArgument("ConsumerOptions::auto_commit_interval must not be negative");
+  for (const ProducerEndpoints& p : o.producers) {
+    if (!o.security.enabled && !p.server_public_key.empty())
+      return Status::InvalidArgument(
+          "ConsumerOptions::producers names a server_public_key for " + p.pub +
+          " but security is off, which would connect over plain TCP; set security.enabled");
+    Status s = ValidateClientSecurity(SecurityFor(o, p), "ConsumerOptions::security");
+    if (!s.ok()) return s;
+  }
   return Status::OK();
 }
 
@@ -95,6 +120,13 @@ struct Peer {
   ProducerEndpoints endpoints;
   zmq::socket_t sub;
   zmq::socket_t dealer;
+  // PAIR sockets receiving the handshake events of sub and dealer.
+  zmq::socket_t sub_monitor;
+  zmq::socket_t dealer_monitor;
+  // Sockets to connect again (after a failed handshake), and when.
+  bool reconnect_sub = false, reconnect_dealer = false;
+  Clock::time_point reconnect_at;
+  Clock::time_point failure_logged;  // rate limit of the error message
   bool described = false;
   uint64_t describe_id = 0;  // 0: none in flight
   Clock::time_point describe_deadline;
@@ -153,9 +185,16 @@ class ConsumerImpl final : public Consumer {
   void AfterReplay(Stream& s, bool progressed);
   void StartReplay(Stream& s, uint64_t target);
   void SendFetch(Peer& peer, Stream& s);
+  // Asks again for what is still missing of a replay in flight, or ends the
+  // replay if nothing is.
+  void ResumeReplay(Peer& peer, Stream& s);
   void SendSeek(Peer& peer, Stream& s);
   void SendDescribe(Peer& peer);
   void CheckDeadlines();
+  // Watches `socket`'s handshakes through a PAIR socket at a unique endpoint.
+  zmq::socket_t Monitor(zmq::socket_t& socket, const char* role);
+  void HandleMonitorEvent(Peer& peer, bool dealer, const zmq::message_t& event);
+  void Reconnect(Peer& peer);
   // Queues batch records from `first` on that are at or above s.next.
   void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
   // `stream`: the stream the event is about, for its position (may be null).
@@ -212,7 +251,7 @@ class ConsumerImpl final : public Consumer {
   bool running_ = false;  // under mu_
 
   std::atomic<uint64_t> delivered_{0}, live_{0}, replayed_{0}, gaps_{0}, duplicates_{0},
-      malformed_{0};
+      malformed_{0}, handshakes_failed_{0};
 };
 
 // ---------------------------------------------------------------------------
@@ -231,7 +270,11 @@ Status ConsumerImpl::Init() {
     for (const ProducerEndpoints& ep : options_.producers) {
       auto peer = std::make_unique<Peer>();
       peer->endpoints = ep;
+      const ClientSecurity security = SecurityFor(options_, ep);
       peer->sub = zmq::socket_t(ctx_, zmq::socket_type::sub);
+      Status s = ApplyClient(peer->sub, security);
+      if (!s.ok()) return s;
+      peer->sub_monitor = Monitor(peer->sub, "sub");
       peer->sub.set(zmq::sockopt::rcvhwm, options_.sub_high_water_mark);
       peer->sub.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
       peer->sub.set(zmq::sockopt::linger, 0);
@@ -239,6 +282,9 @@ Status ConsumerImpl::Init() {
         peer->sub.set(zmq::sockopt::subscribe, t + std::string(1, '\0'));
       peer->sub.connect(ep.pub);
       peer->dealer = zmq::socket_t(ctx_, zmq::socket_type::dealer);
+      s = ApplyClient(peer->dealer, security);
+      if (!s.ok()) return s;
+      peer->dealer_monitor = Monitor(peer->dealer, "dealer");
       peer->dealer.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
       peer->dealer.set(zmq::sockopt::linger, 0);
       peer->dealer.connect(ep.replay);
@@ -470,6 +516,7 @@ ConsumerStats ConsumerImpl::stats() const {
   s.gaps_detected = gaps_;
   s.duplicates_dropped = duplicates_;
   s.malformed_messages = malformed_;
+  s.handshakes_failed = handshakes_failed_;
   return s;
 }
 
@@ -489,6 +536,8 @@ void ConsumerImpl::Loop() {
       for (auto& p : peers_) {
         items.push_back({p->sub.handle(), 0, ZMQ_POLLIN, 0});
         items.push_back({p->dealer.handle(), 0, ZMQ_POLLIN, 0});
+        items.push_back({p->sub_monitor.handle(), 0, ZMQ_POLLIN, 0});
+        items.push_back({p->dealer_monitor.handle(), 0, ZMQ_POLLIN, 0});
       }
     }
     try {
@@ -500,8 +549,19 @@ void ConsumerImpl::Loop() {
         zmq::poll(items.data(), items.size(), kMaxPollWait);
         for (size_t i = 0; i < items.size(); ++i) {
           if (!(items[i].revents & ZMQ_POLLIN)) continue;
-          Peer& peer = *peers_[i / 2];
-          zmq::socket_t& sock = (i % 2 == 0) ? peer.sub : peer.dealer;
+          Peer& peer = *peers_[i / 4];
+          if (i % 4 >= 2) {
+            zmq::socket_t& monitor = (i % 4 == 2) ? peer.sub_monitor : peer.dealer_monitor;
+            for (int n = 0; n < kMaxMessagesPerTurn; ++n) {
+              std::vector<zmq::message_t> event;
+              if (!zmq::recv_multipart(monitor, std::back_inserter(event),
+                                       zmq::recv_flags::dontwait))
+                break;
+              if (!event.empty()) HandleMonitorEvent(peer, i % 4 == 3, event[0]);
+            }
+            continue;
+          }
+          zmq::socket_t& sock = (i % 4 == 0) ? peer.sub : peer.dealer;
           for (int n = 0; n < kMaxMessagesPerTurn; ++n) {
             zmq::message_t msg;
             if (!sock.recv(msg, zmq::recv_flags::dontwait)) break;
@@ -554,6 +614,20 @@ void ConsumerImpl::SendFetch(Peer& peer, Stream& s) {
   (void)peer.dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
 }
 
+void ConsumerImpl::ResumeReplay(Peer& peer, Stream& s) {
+  if (s.replay_target > s.next) {
+    SendFetch(peer, s);
+    return;
+  }
+  // Every page asked for arrived, only the end did not (the producer died or
+  // the connection was cut between them). Asking again for zero records
+  // would be refused for ever: the replay is over, see what comes next.
+  in_flight_.erase(s.request_id);
+  s.request_id = 0;
+  s.replaying = false;
+  AfterReplay(s, true);
+}
+
 void ConsumerImpl::SendSeek(Peer& peer, Stream& s) {
   in_flight_.erase(s.request_id);
   s.request_id = next_request_id_++;
@@ -577,9 +651,74 @@ Peer* ConsumerImpl::PeerOf(const Stream& s) {
   return it == owner_.end() ? nullptr : it->second;
 }
 
+zmq::socket_t ConsumerImpl::Monitor(zmq::socket_t& socket, const char* role) {
+  static std::atomic<uint64_t> counter{0};
+  const std::string endpoint = "inproc://brook-consumer-monitor-" +
+                               std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" + role +
+                               "-" + std::to_string(counter++);
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kHandshakeEvents) != 0)
+    throw zmq::error_t();
+  zmq::socket_t pair(ctx_, zmq::socket_type::pair);
+  pair.set(zmq::sockopt::linger, 0);
+  pair.connect(endpoint);
+  return pair;
+}
+
+void ConsumerImpl::HandleMonitorEvent(Peer& peer, bool dealer, const zmq::message_t& event) {
+  // libzmq's event: a 16-bit event number and a 32-bit value, host order.
+  if (event.size() < 6) return;
+  uint16_t kind;
+  uint32_t value;
+  std::memcpy(&kind, event.data(), 2);
+  std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
+  if (!(kind & kHandshakeEvents)) return;
+  ++handshakes_failed_;
+  (dealer ? peer.reconnect_dealer : peer.reconnect_sub) = true;
+  const auto now = Clock::now();
+  if (peer.reconnect_at <= now) peer.reconnect_at = now + kReconnectAfterHandshakeFailure;
+  if (now - peer.failure_logged < std::chrono::seconds(10)) return;
+  peer.failure_logged = now;
+  const std::string& ep = dealer ? peer.endpoints.replay : peer.endpoints.pub;
+  std::string why;
+  if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+    why = "the producer refused this consumer's key (ZAP status " + std::to_string(value) +
+          "); add its public key " +
+          (options_.security.enabled ? options_.security.client.public_key : std::string()) +
+          " to the producer's allowed client keys";
+  } else if (!options_.security.enabled) {
+    why =
+        "the producer probably runs with CURVE security and this consumer without; set "
+        "ConsumerOptions::security";
+  } else {
+    why =
+        "the producer runs without security, or its public key is not the server_public_key "
+        "this consumer pins (libzmq's reason: " +
+        std::to_string(value) + ")";
+  }
+  Log(LogLevel::kError, "handshake with producer " + ep + " failed: " + why +
+                            "; trying again every " +
+                            std::to_string(kReconnectAfterHandshakeFailure.count()) + " s");
+}
+
+void ConsumerImpl::Reconnect(Peer& peer) {
+  auto again = [](zmq::socket_t& socket, const std::string& endpoint) {
+    // libzmq dropped the connection for good after the failed handshake; an
+    // explicit disconnect covers the case where it had not.
+    if (zmq_disconnect(socket.handle(), endpoint.c_str()) != 0) {
+      // ENOENT: already gone; nothing else is expected.
+    }
+    socket.connect(endpoint);
+  };
+  if (peer.reconnect_sub) again(peer.sub, peer.endpoints.pub);
+  if (peer.reconnect_dealer) again(peer.dealer, peer.endpoints.replay);
+  peer.reconnect_sub = peer.reconnect_dealer = false;
+}
+
 void ConsumerImpl::CheckDeadlines() {
   const auto now = Clock::now();
   for (auto& peer : peers_) {
+    if ((peer->reconnect_sub || peer->reconnect_dealer) && now >= peer->reconnect_at)
+      Reconnect(*peer);
     if (peer->describe_id != 0 && now >= peer->describe_deadline) SendDescribe(*peer);
     for (auto& [key, s] : peer->streams) {
       if (s->replaying && now >= s->deadline) {
@@ -588,7 +727,7 @@ void ConsumerImpl::CheckDeadlines() {
         if (s->seeking) {
           SendSeek(*peer, *s);
         } else {
-          SendFetch(*peer, *s);
+          ResumeReplay(*peer, *s);
         }
       }
     }
@@ -618,7 +757,7 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
       if (a.partition != s.id.partition || a.first_offset > s.next ||
           !DecodeRecords(a.record_bytes, a.first_offset, a.count, batch.get()).ok()) {
         ++malformed_;
-        SendFetch(peer, s);  // start over from next
+        ResumeReplay(peer, s);  // start over from next
         return;
       }
       s.epoch = std::max(s.epoch, a.epoch);  // the producer checked s.epoch

@@ -16,7 +16,9 @@
 #include <thread>
 
 #include "brook/producer.h"
+#include "node/curve.h"
 #include "node/wire.h"
+#include "node/zap_handler.h"
 
 namespace brook {
 namespace node {
@@ -56,7 +58,7 @@ Status ValidateOptions(const ProducerOptions& o) {
     return Status::InvalidArgument("ProducerOptions::max_fetches_per_peer must be positive");
   if (o.max_request_bytes < 256)
     return Status::InvalidArgument("ProducerOptions::max_request_bytes must be at least 256");
-  return Status::OK();
+  return ValidateServerSecurity(o.security, "ProducerOptions::security");
 }
 
 class ProducerImpl final : public Producer {
@@ -85,6 +87,12 @@ class ProducerImpl final : public Producer {
   Status PublishAsync(std::string_view topic, const std::vector<RecordInput>& records,
                       AppendCallback done) override;
   ProducerStats stats() const override;
+  Status SetAllowedClientKeys(const std::vector<std::string>& keys) override {
+    if (!zap_)
+      return Status::FailedPrecondition(
+          "SetAllowedClientKeys: this producer runs without security (ProducerOptions::security)");
+    return zap_->SetAllowedKeys(keys);
+  }
   Journal* journal() override { return journal_.get(); }
 
  private:
@@ -118,6 +126,7 @@ class ProducerImpl final : public Producer {
   ProducerOptions options_;
   std::unique_ptr<Journal> journal_;
   zmq::context_t ctx_;
+  std::unique_ptr<ZapHandler> zap_;  // with security on: admits consumers by key
   zmq::socket_t pub_;
   zmq::socket_t router_;
   std::string pub_endpoint_, replay_endpoint_;
@@ -154,6 +163,11 @@ Status ProducerImpl::Bind(zmq::socket_t& socket, const std::string& endpoint, co
 Status ProducerImpl::Init() {
   Status s = Journal::Open(options_.journal, &journal_);
   if (!s.ok()) return s;
+  if (options_.security.enabled) {
+    // Before any socket exists: a CURVE socket without a handler refuses all.
+    s = ZapHandler::Start(ctx_, options_.security, options_.logger, &zap_);
+    if (!s.ok()) return s;
+  }
   try {
     pub_ = zmq::socket_t(ctx_, zmq::socket_type::pub);
     pub_.set(zmq::sockopt::sndhwm, options_.pub_high_water_mark);
@@ -167,6 +181,9 @@ Status ProducerImpl::Init() {
   } catch (const zmq::error_t& e) {
     return Status::Internal(std::string("creating the producer's sockets: ") + e.what());
   }
+  s = ApplyServer(pub_, options_.security, zap_.get());
+  if (s.ok()) s = ApplyServer(router_, options_.security, zap_.get());
+  if (!s.ok()) return s;
   s = Bind(pub_, options_.pub_endpoint, "pub_endpoint", &pub_endpoint_);
   if (s.ok()) s = Bind(router_, options_.replay_endpoint, "replay_endpoint", &replay_endpoint_);
   if (!s.ok()) return s;
@@ -188,6 +205,7 @@ Status ProducerImpl::Close() {
     pub_.close();
   }
   router_.close();
+  if (zap_) zap_->Stop();  // after the sockets, before the context
   ctx_.close();
   return s;
 }
@@ -262,6 +280,10 @@ ProducerStats ProducerImpl::stats() const {
   s.replay_pages = replay_pages_;
   s.replay_records = replay_records_;
   s.rejected_requests = rejected_requests_;
+  if (zap_) {
+    s.handshakes_admitted = zap_->admitted();
+    s.handshakes_refused = zap_->refused();
+  }
   return s;
 }
 

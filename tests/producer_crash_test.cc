@@ -19,19 +19,10 @@
 // The seed of the kill moments is random per run and printed on failure;
 // BROOK_TEST_SEED=N repeats a run (the kill moments, not the timing).
 //
-// KNOWN LIBRARY BUG, hence [!mayfail] on these tests until it is fixed: the
-// producer sends a replay's last page and its end as two messages. When the
-// end never arrives (the producer is killed between them, or the connection
-// is cut), the consumer's stream stays "replaying" with next == replay_target;
-// at the request timeout CheckDeadlines() resends the fetch with
-// max_records = replay_target - next = 0, the producer refuses it ("fetch
-// max_records must be at least 1"), and HandleAnswer's generic error path
-// retries the same request every request_timeout for ever. The stream stalls
-// for good: no error, no event, heartbeats and live records ignored or
-// dropped, while the consumer's other streams go on. Seen about once in 40
-// runs of the crash rounds under CPU load; reproduced every time by the last
-// test below. Remove [!mayfail] once the consumer treats a replay that got
-// everything it asked for as ended.
+// A replay whose last page arrived but whose end never did (the producer
+// killed between the two messages, or the connection cut) once stalled a
+// stream for good: the consumer asked again for zero records, which the
+// producer refuses. The last test below makes that moment certain.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -353,24 +344,23 @@ void RunProducerCrashRounds(const std::string& mode) {
 }  // namespace
 
 TEST_CASE("a producer killed with SIGKILL and restarted on its journal (fsync) loses nothing",
-          "[producer][crash][!mayfail]") {
+          "[producer][crash]") {
   RunProducerCrashRounds("fsync");
 }
 
 TEST_CASE("a producer killed with SIGKILL and restarted on its journal (nosync) loses nothing",
-          "[producer][crash][!mayfail]") {
+          "[producer][crash]") {
   RunProducerCrashRounds("nosync");
 }
 
 TEST_CASE("a producer killed with SIGKILL and restarted on its journal (nometasync) loses nothing",
-          "[producer][crash][!mayfail]") {
+          "[producer][crash]") {
   RunProducerCrashRounds("nometasync");
 }
 
-// The known library bug described at the top of this file, made certain:
-// tagged [!mayfail] until the consumer is fixed.
+// The stall described at the top of this file, made certain.
 TEST_CASE("a replay whose last page arrived but whose end never did does not stall the stream",
-          "[producer][crash][!mayfail]") {
+          "[producer][crash]") {
   // Method: a fake producer (a ROUTER and a PUB speaking node/wire.h, with
   // record bytes from a real journal) describes 3 records, answers the
   // consumer's fetch with a page holding all 3 and then sends no end, as a

@@ -31,11 +31,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "brook/export.h"
 #include "brook/options.h"
 #include "brook/record.h"
+#include "brook/security.h"
 #include "brook/status.h"
 
 namespace brook {
@@ -43,8 +45,18 @@ namespace brook {
 // Where a producer's live stream and replay server are bound
 // (Producer::pub_endpoint() and replay_endpoint()).
 struct ProducerEndpoints {
+  ProducerEndpoints() = default;
+  ProducerEndpoints(std::string pub_endpoint, std::string replay_endpoint,
+                    std::string server_key = {})
+      : pub(std::move(pub_endpoint)),
+        replay(std::move(replay_endpoint)),
+        server_public_key(std::move(server_key)) {}
+
   std::string pub;
   std::string replay;
+  // With ConsumerOptions::security on: this producer's public key (Z85), when
+  // it differs from security.server_public_key. Empty: that one.
+  std::string server_public_key;
 };
 
 // Where a stream starts when the consumer has no position for it.
@@ -106,6 +118,13 @@ struct ConsumerOptions {
   // Largest message accepted from a producer (ZMQ_MAXMSGSIZE). Default 64 MiB.
   int64_t max_message_bytes = 64ll << 20;
 
+  // CURVE: this consumer's key pair and the producer's public key
+  // (brook/security.h, docs/SECURITY.md). Must match the producers' setting.
+  // A producer that refuses the key (or a security mismatch) is logged as an
+  // error, counted in ConsumerStats::handshakes_failed and tried again every
+  // few seconds. Default: off, plain TCP.
+  ClientSecurity security;
+
   Logger logger;
 };
 
@@ -148,6 +167,10 @@ struct ConsumerStats {
   uint64_t gaps_detected = 0;
   uint64_t duplicates_dropped = 0;
   uint64_t malformed_messages = 0;
+  // Connections to a producer that failed their handshake: the producer
+  // refused this consumer's key, or one side runs CURVE and the other not,
+  // or the pinned server key is not the producer's (the log says which).
+  uint64_t handshakes_failed = 0;
 };
 
 // How far a stream's processing is behind its producer.

@@ -27,6 +27,7 @@
 #include "brook/journal.h"
 #include "brook/options.h"
 #include "brook/record.h"
+#include "brook/security.h"
 #include "brook/status.h"
 
 namespace brook {
@@ -64,6 +65,11 @@ struct ProducerOptions {
   // sends more is disconnected by ZeroMQ. Default 64 KiB: requests are small.
   int64_t max_request_bytes = 64 * 1024;
 
+  // CURVE encryption and the allow-list of consumer keys (brook/security.h,
+  // docs/SECURITY.md). Default: off, plain TCP, anyone who reaches the
+  // endpoints reads everything.
+  ServerSecurity security;
+
   // Diagnostics (see Logger). Default: nowhere.
   Logger logger;
 };
@@ -77,6 +83,10 @@ struct ProducerStats {
   uint64_t replay_pages = 0;
   uint64_t replay_records = 0;
   uint64_t rejected_requests = 0;  // malformed, unsupported or refused (each answered if possible)
+  // With security on: CURVE handshakes whose client key was admitted /
+  // refused (a consumer makes two connections, live and replay).
+  uint64_t handshakes_admitted = 0;
+  uint64_t handshakes_refused = 0;
 };
 
 // The outcome of one asynchronous publish.
@@ -133,6 +143,12 @@ class BROOK_EXPORT Producer {
                               AppendCallback done) = 0;
 
   virtual ProducerStats stats() const = 0;
+
+  // Replaces the allowed consumer keys (security on): new connections are
+  // checked against the new list; connections already admitted stay up.
+  // Errors: FailedPrecondition (security off), InvalidArgument (an empty
+  // list, or a malformed key, named by index).
+  virtual Status SetAllowedClientKeys(const std::vector<std::string>& keys) = 0;
 
   // The producer's journal, for reads and topic administration. Owned by the
   // producer; do not Close it or set its commit listener.
