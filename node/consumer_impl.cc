@@ -567,6 +567,9 @@ void ConsumerImpl::Loop() {
             if (!sock.recv(msg, zmq::recv_flags::dontwait)) break;
             if (msg.more()) {  // the protocol has single-frame messages only
               ++malformed_;
+              // Drop the rest of it (its frames are all there already).
+              while (msg.more() && sock.recv(msg, zmq::recv_flags::dontwait)) {
+              }
               continue;
             }
             if (i % 2 == 0) {

@@ -40,6 +40,26 @@ int64_t NowNs() {
       .count();
 }
 
+// Receives one message, keeping at most its first 3 frames in *parts (a
+// hostile peer may send any number: they are counted and dropped, never
+// stored) and their count in *frames. False when nothing was waiting.
+bool RecvBounded(zmq::socket_t& socket, std::vector<zmq::message_t>* parts, size_t* frames) {
+  constexpr size_t kKeep = 3;
+  parts->resize(kKeep);
+  *frames = 0;
+  zmq::message_t spare;
+  bool more = true;
+  while (more) {
+    zmq::message_t& into = *frames < kKeep ? (*parts)[*frames] : spare;
+    // The frames of a message arrive together: only the first can be absent.
+    if (!socket.recv(into, zmq::recv_flags::dontwait)) return *frames > 0;
+    ++*frames;
+    more = into.more();
+  }
+  parts->resize(std::min(*frames, kKeep));
+  return true;
+}
+
 Status ValidateOptions(const ProducerOptions& o) {
   if (o.pub_endpoint.empty())
     return Status::InvalidArgument(
@@ -330,18 +350,14 @@ void ProducerImpl::ServerLoop() {
       zmq::poll(items, 1, wait);
       // Take every queued request, but a bounded number per turn.
       for (int i = 0; i < 256 && (items[0].revents & ZMQ_POLLIN); ++i) {
-        parts.clear();
-        auto got =
-            zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait);
-        if (!got) break;
+        size_t frames = 0;
+        if (!RecvBounded(router_, &parts, &frames)) break;
         // From a DEALER: [peer identity][request]. Anything else is refused.
-        if (parts.size() != 2) {
+        if (frames != 2) {
           ++rejected_requests_;
-          if (!parts.empty()) {
-            SendError(parts[0].to_string(), 0, ErrorCode::kBadRequest,
-                      "a request is one frame sent from a DEALER socket; got " +
-                          std::to_string(parts.size() - 1) + " frames");
-          }
+          SendError(parts[0].to_string(), 0, ErrorCode::kBadRequest,
+                    "a request is one frame sent from a DEALER socket; got " +
+                        std::to_string(frames - 1) + " frames");
           continue;
         }
         HandleRequest(parts[0].to_string(), parts[1].to_string_view());

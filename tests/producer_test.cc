@@ -372,6 +372,10 @@ TEST_CASE("hostile and absurd requests get error answers and the producer keeps 
   c.dealer.send(zmq::buffer(std::string("a")), zmq::send_flags::sndmore);
   c.dealer.send(zmq::buffer(std::string("b")), zmq::send_flags::none);
   expect_error(0, ErrorCode::kBadRequest);
+  // Ten thousand frames in one message: one refusal, nothing kept of them.
+  for (int i = 0; i < 9999; ++i) c.dealer.send(zmq::str_buffer("f"), zmq::send_flags::sndmore);
+  c.dealer.send(zmq::str_buffer("f"), zmq::send_flags::none);
+  expect_error(0, ErrorCode::kBadRequest);
   // max_records 2^63: served, page by page, bounded by the server's pages.
   c.Fetch(11, "t", 1, 50, 1ull << 63, 1);
   auto page = c.Next(&storage);
@@ -406,7 +410,7 @@ TEST_CASE("hostile and absurd requests get error answers and the producer keeps 
   auto d = good.Next(&storage);
   REQUIRE(d);
   CHECK(d->kind == Kind::kDescribeAnswer);
-  CHECK(p->stats().rejected_requests == 9);  // malformed, unknown, busy (not out-of-range fetches)
+  CHECK(p->stats().rejected_requests == 10);  // malformed, unknown, busy (not out-of-range fetches)
   // Nothing reached the journal.
   Watermarks w;
   REQUIRE_OK(p->journal()->GetWatermarks("t", 0, &w));
