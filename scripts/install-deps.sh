@@ -2,7 +2,30 @@
 # Installs everything brook needs to build, test and run on Debian bookworm.
 # Idempotent: packages already present are skipped, and apt is only consulted
 # when something is missing. Run as root (or with sudo available).
+#
+#   scripts/install-deps.sh [--bench]
+#
+# --bench also installs the peers that bench/peers/ measures brook against
+# (Redis, NATS, Mosquitto: servers and client libraries). The benchmarks start
+# their own server processes on their own ports and directories; services the
+# packages may start by themselves are stopped and disabled when a service
+# manager is running, so they hold no port or CPU.
 set -euo pipefail
+
+bench=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) bench=1 ;;
+    -h | --help)
+      sed -n '2,13p' "$0"
+      exit 0
+      ;;
+    *)
+      echo "install-deps: unknown argument: $arg" >&2
+      exit 2
+      ;;
+  esac
+done
 
 packages=(
   build-essential cmake pkg-config git
@@ -12,6 +35,12 @@ packages=(
   pybind11-dev python3-dev python3-pytest
   clang clang-format libclang-rt-14-dev llvm-14
 )
+bench_packages=(
+  redis-server libhiredis-dev
+  nats-server libnats-dev
+  mosquitto libmosquitto-dev
+)
+if [ "$bench" -eq 1 ]; then packages+=("${bench_packages[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -31,3 +60,13 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The benchmarks run their own servers: the system services the packages
+# start on install (where systemd runs) would only take CPU from them.
+if [ "$bench" -eq 1 ] && [ -d /run/systemd/system ]; then
+  for svc in redis-server mosquitto nats-server; do
+    if systemctl list-unit-files "$svc.service" >/dev/null 2>&1; then
+      $SUDO systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+    fi
+  done
+fi
