@@ -97,6 +97,40 @@ void ResetPeakRss() {
   out << "5";
 }
 
+// This process's private resident memory (RssAnon: heap, stacks; not the
+// journal's file pages LMDB maps, which the kernel can drop), in MiB.
+double PrivateRssMiB() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("RssAnon:", 0) == 0) return std::stod(line.substr(8)) / 1024.0;
+  return 0;
+}
+
+// The highest PrivateRssMiB seen, sampled every 5 ms while it lives.
+class PrivatePeak {
+ public:
+  PrivatePeak()
+      : thread_([this] {
+          while (!stop_.load()) {
+            const double now = PrivateRssMiB();
+            if (now > peak_.load()) peak_.store(now);
+            std::this_thread::sleep_for(5ms);
+          }
+        }) {}
+  ~PrivatePeak() { Stop(); }
+  double Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return std::max(peak_.load(), PrivateRssMiB());
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<double> peak_{0};
+  std::thread thread_;
+};
+
 const char* ModeName(Durability d) { return DurabilityName(d); }
 
 Figure Fig(std::string group, std::string name, size_t size, std::string mode,
@@ -160,6 +194,7 @@ int ConsumerMain() {
   o.topics = {"bench"};
   o.request_timeout = 1000ms;
   std::unique_ptr<Consumer> c;
+  PrivatePeak private_peak;
   const int64_t open_ns = MonoNs();
   Check(Consumer::Open(o, &c), "consumer open");
   // Ready when every partition is known (the producer answered describe).
@@ -206,6 +241,7 @@ int ConsumerMain() {
   while (received < expected && Clock::now() < limit) Check(c->Poll(h, 4096, 100ms), "poll");
   if (received < expected) ++errors;
   const double rss = PeakRssMiB();
+  const double private_rss = private_peak.Stop();
   double p50 = 0, p99 = 0, p999 = 0;
   if (latency && !lat.empty()) {
     // The first 5 % are warm-up (connections, page faults).
@@ -214,10 +250,10 @@ int ConsumerMain() {
     p99 = Quantile(&lat, 0.99);
     p999 = Quantile(&lat, 0.999);
   }
-  std::printf("ok %llu %llu %lld %lld %lld %.1f %.2f %.2f %.2f\n",
+  std::printf("ok %llu %llu %lld %lld %lld %.1f %.2f %.2f %.2f %.1f\n",
               static_cast<unsigned long long>(received), static_cast<unsigned long long>(errors),
               static_cast<long long>(first_ns), static_cast<long long>(backlog_done_ns),
-              static_cast<long long>(last_ns), rss, p50, p99, p999);
+              static_cast<long long>(last_ns), rss, p50, p99, p999, private_rss);
   std::fflush(stdout);
   Check(c->Close(), "consumer close");
   return 0;
@@ -232,7 +268,7 @@ struct ConsumerProcess {
   struct Result {
     uint64_t received = 0, errors = 0;
     int64_t first_ns = 0, backlog_done_ns = 0, last_ns = 0;
-    double rss = 0, p50 = 0, p99 = 0, p999 = 0;
+    double rss = 0, p50 = 0, p99 = 0, p999 = 0, private_rss = 0;
   };
 
   static ConsumerProcess Spawn(const std::string& self) {
@@ -276,8 +312,8 @@ struct ConsumerProcess {
     if (!std::fgets(line, sizeof line, from)) Die("the consumer process died");
     unsigned long long rec, err;
     long long f, b, l;
-    if (std::sscanf(line, "ok %llu %llu %lld %lld %lld %lf %lf %lf %lf", &rec, &err, &f, &b, &l,
-                    &r.rss, &r.p50, &r.p99, &r.p999) != 9)
+    if (std::sscanf(line, "ok %llu %llu %lld %lld %lld %lf %lf %lf %lf %lf", &rec, &err, &f, &b, &l,
+                    &r.rss, &r.p50, &r.p99, &r.p999, &r.private_rss) != 10)
       Die(std::string("bad consumer result: ") + line);
     r.received = rec;
     r.errors = err;
@@ -646,6 +682,13 @@ struct Bench {
                       100, "nosync", "peak_rss", "MiB");
     Figure crss = Fig("memory", "consumer peak, catching up on " + std::to_string(backlog), 100,
                       "nosync", "peak_rss", "MiB");
+    Figure ppriv =
+        Fig("memory", "producer private peak, serving a replay of " + std::to_string(backlog), 100,
+            "nosync", "peak_private", "MiB");
+    Figure cpriv = Fig("memory", "consumer private peak, catching up on " + std::to_string(backlog),
+                       100, "nosync", "peak_private", "MiB");
+    Figure before = Fig("memory", "producer private, journal written, before the replay", 100,
+                        "nosync", "private", "MiB");
     Figure rate =
         Fig("replay", "catch-up of " + std::to_string(backlog) + " records", 100, "nosync");
     std::string dir;
@@ -653,15 +696,22 @@ struct Bench {
     std::fprintf(stderr, "memory: writing %" PRIu64 " records\n", backlog);
     PublishBatches(p.get(), 0, backlog, 100, 1000);
     ResetPeakRss();
+    before.samples.push_back(PrivateRssMiB());
+    PrivatePeak producer_peak;
     int64_t start = 0;
     ConsumerProcess::Result r = CatchUp(p.get(), backlog, 0, 0, &start);
     prss.samples.push_back(PeakRssSinceReset());
+    ppriv.samples.push_back(producer_peak.Stop());
     crss.samples.push_back(r.rss);
+    cpriv.samples.push_back(r.private_rss);
     rate.samples.push_back(static_cast<double>(backlog) * 1e9 /
                            static_cast<double>(r.backlog_done_ns - start));
     CloseProducer(std::move(p), dir);
+    Report(before);
     Report(prss);
+    Report(ppriv);
     Report(crss);
+    Report(cpriv);
     Report(rate);
   }
 };
