@@ -249,8 +249,8 @@ int Main(int argc, char** argv) {
     for (size_t size : sizes) {
       Nats pub(server.port());
       Nats sub(server.port());
-      const int64_t n_sync = RecordsFor(opt, 10000, 1000);
-      const int64_t n_async = RecordsFor(opt, size <= 100 ? 200000 : 120000, 10000);
+      const int64_t n_sync = RecordsFor(opt, 20000, 1000);
+      const int64_t n_async = RecordsFor(opt, size <= 100 ? 300000 : 160000, 10000);
       Figure fsync_pub = MakeFigure("publish", "nats", "js_Publish one at a time", size, m.mode);
       Figure fasync_pub =
           MakeFigure("publish", "nats",
