@@ -412,7 +412,9 @@ struct Bench {
         while (!stop.load(std::memory_order_relaxed)) {
           {
             std::unique_lock<std::mutex> lk(mu);
-            cv.wait(lk, [&] { return outstanding < window; });
+            // Refill when half the window is back, as a pipelining client
+            // does, rather than waking for every acknowledgement.
+            if (outstanding >= window) cv.wait(lk, [&] { return outstanding <= window / 2; });
             ++outstanding;
           }
           Status s = p->PublishAsync("bench", one,
@@ -420,8 +422,8 @@ struct Bench {
                                        if (!st.ok()) failed = true;
                                        acked.fetch_add(1, std::memory_order_relaxed);
                                        std::lock_guard<std::mutex> lk(mu);
-                                       --outstanding;
-                                       cv.notify_one();
+                                       if (--outstanding == window / 2 || outstanding == 0)
+                                         cv.notify_one();
                                      });
           if (!s.ok()) {
             failed = true;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <list>
 #include <map>
 #include <mutex>
@@ -152,7 +153,7 @@ class ProducerImpl final : public Producer {
   std::string pub_endpoint_, replay_endpoint_;
 
   std::mutex pub_mu_;       // guards pub_ and live_frame_
-  std::string live_frame_;  // reused buffer for live messages
+  std::string live_frame_;  // reused buffer for a live message's prefix
 
   std::thread server_;
   std::atomic<bool> stop_{false};
@@ -279,10 +280,15 @@ void ProducerImpl::OnCommit(const CommittedRange& range) {
   std::lock_guard<std::mutex> lk(pub_mu_);
   live_frame_.clear();
   EncodeRecordsPrefix(range.topic, h, &live_frame_);
-  live_frame_.append(range.encoded.data(), range.encoded.size());
   try {
+    // The records are copied once, straight into the message ZeroMQ sends.
+    zmq::message_t msg(live_frame_.size() + range.encoded.size());
+    char* out = static_cast<char*>(msg.data());
+    std::memcpy(out, live_frame_.data(), live_frame_.size());
+    if (!range.encoded.empty())
+      std::memcpy(out + live_frame_.size(), range.encoded.data(), range.encoded.size());
     // PUB never blocks: at its high-water mark it drops, and consumers replay.
-    (void)pub_.send(zmq::buffer(live_frame_), zmq::send_flags::dontwait);
+    (void)pub_.send(msg, zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     Log(LogLevel::kError, std::string("sending live records: ") + e.what());
     return;

@@ -53,6 +53,14 @@ ProducerOptions SecureProducerOpts(const std::string& dir, const SecureSetup& ke
   return o;
 }
 
+// A CURVE producer admitting keys.allowed, with topic "orders".
+std::unique_ptr<Producer> OpenSecureProducer(const TempDir& dir, const SecureSetup& keys) {
+  std::unique_ptr<Producer> p;
+  REQUIRE_OK(Producer::Open(SecureProducerOpts(dir.Sub("j"), keys), &p));
+  REQUIRE_OK(p->CreateTopic("orders", OrdersConfig()));
+  return p;
+}
+
 // Log lines of a consumer, kept for assertions.
 struct LogSink {
   std::mutex mu;
@@ -121,9 +129,7 @@ TEST_CASE("an allowed consumer gets every record of a CURVE producer, by replay 
           "[secure]") {
   TempDir dir;
   SecureSetup keys;
-  std::unique_ptr<Producer> p;
-  REQUIRE_OK(Producer::Open(SecureProducerOpts(dir.Sub("j"), keys), &p));
-  REQUIRE_OK(p->CreateTopic("orders", OrdersConfig()));
+  std::unique_ptr<Producer> p = OpenSecureProducer(dir, keys);
   REQUIRE(PublishRange(p.get(), "orders", {0, 1}, 0, 500) == "");  // before: replayed
 
   std::unique_ptr<Consumer> c;
@@ -149,9 +155,7 @@ TEST_CASE("an allowed consumer gets every record of a CURVE producer, by replay 
 TEST_CASE("consumers a CURVE producer must not serve get nothing, and are told why", "[secure]") {
   TempDir dir;
   SecureSetup keys;
-  std::unique_ptr<Producer> p;
-  REQUIRE_OK(Producer::Open(SecureProducerOpts(dir.Sub("j"), keys), &p));
-  REQUIRE_OK(p->CreateTopic("orders", OrdersConfig()));
+  std::unique_ptr<Producer> p = OpenSecureProducer(dir, keys);
   REQUIRE(PublishRange(p.get(), "orders", {0, 1}, 0, 100) == "");
 
   LogSink log;
@@ -193,9 +197,7 @@ TEST_CASE("raw plain sockets get neither the live stream nor answers from a CURV
           "[secure]") {
   TempDir dir;
   SecureSetup keys;
-  std::unique_ptr<Producer> p;
-  REQUIRE_OK(Producer::Open(SecureProducerOpts(dir.Sub("j"), keys), &p));
-  REQUIRE_OK(p->CreateTopic("orders", OrdersConfig()));
+  std::unique_ptr<Producer> p = OpenSecureProducer(dir, keys);
 
   zmq::context_t ctx;
   zmq::socket_t sub(ctx, zmq::socket_type::sub);
@@ -228,9 +230,7 @@ TEST_CASE("raw plain sockets get neither the live stream nor answers from a CURV
 TEST_CASE("a consumer refused at first catches up once the producer allows its key", "[secure]") {
   TempDir dir;
   SecureSetup keys;
-  std::unique_ptr<Producer> p;
-  REQUIRE_OK(Producer::Open(SecureProducerOpts(dir.Sub("j"), keys), &p));
-  REQUIRE_OK(p->CreateTopic("orders", OrdersConfig()));
+  std::unique_ptr<Producer> p = OpenSecureProducer(dir, keys);
   REQUIRE(PublishRange(p.get(), "orders", {0, 1}, 0, 300) == "");
 
   std::unique_ptr<Consumer> c;
