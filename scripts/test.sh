@@ -44,6 +44,12 @@ case "$mode" in
 
     step "benchmark smoke run (checks it runs; asserts no speed)"
     "$build/bench/journal_bench" --quick >/dev/null
+    smoke="$build/bench-smoke"
+    mkdir -p "$smoke"
+    "$build/bench/baseline_bench" --quick >"$smoke/baseline.jsonl" 2>/dev/null
+    "$build/bench/node_bench" --quick --big-replay 100000 >"$smoke/brook.jsonl" 2>/dev/null
+    /usr/bin/python3 bench/report.py "$smoke/baseline.jsonl" "$smoke/brook.jsonl" >/dev/null
+    echo "benchmarks: ok (baseline_bench, node_bench and the report ran; every delivery checked)"
 
     if [ -d bindings/python/tests ]; then
       step "Python tests"
