@@ -21,7 +21,7 @@ case "$mode" in
     build=build
     step "configure and build ($build)"
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROOK_WERROR=ON \
-      -DPython3_EXECUTABLE=/usr/bin/python3
+      -DBROOK_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3
     cmake --build "$build" -j"$jobs"
 
     step "C++ tests"
@@ -53,7 +53,7 @@ case "$mode" in
 
     if [ -d bindings/python/tests ]; then
       step "Python tests"
-      /usr/bin/python3 -m pytest -q bindings/python/tests
+      PYTHONPATH="$root/$build/bindings/python" /usr/bin/python3 -m pytest -q bindings/python/tests
     fi
     ;;
   --sanitize)

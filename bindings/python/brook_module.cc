@@ -1,0 +1,462 @@
+// The `brook` Python module, first increment: producer, consumer, records,
+// durability, start positions, events and the exception hierarchy.
+//
+// Every call that waits (publish, poll, close) releases the GIL, so other
+// Python threads run meanwhile. Poll waits in slices of at most 100 ms and
+// checks for signals between them, so Ctrl-C interrupts a blocking poll.
+#include <pybind11/chrono.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "brook/consumer.h"
+#include "brook/producer.h"
+
+namespace py = pybind11;
+using namespace std::chrono_literals;
+
+namespace {
+
+// brook.Error and one subclass per Status code, created at import.
+struct Errors {
+  py::object base;
+  std::vector<std::pair<brook::Status::Code, py::object>> by_code;
+};
+Errors* errors = nullptr;
+
+[[noreturn]] void Raise(const brook::Status& s) {
+  for (auto& [code, type] : errors->by_code) {
+    if (code == s.code()) {
+      PyErr_SetString(type.ptr(), std::string(s.message()).c_str());
+      throw py::error_already_set();
+    }
+  }
+  PyErr_SetString(errors->base.ptr(), s.ToString().c_str());
+  throw py::error_already_set();
+}
+
+void Check(const brook::Status& s) {
+  if (!s.ok()) Raise(s);
+}
+
+// bytes, or str (encoded as UTF-8).
+std::string Bytes(const py::handle& h, const char* what) {
+  if (py::isinstance<py::bytes>(h)) return h.cast<std::string>();
+  if (py::isinstance<py::str>(h)) return h.cast<std::string>();
+  if (py::isinstance<py::bytearray>(h) || py::isinstance<py::memoryview>(h))
+    return py::bytes(py::reinterpret_borrow<py::object>(h)).cast<std::string>();
+  throw py::type_error(std::string(what) + " must be bytes or str, not " +
+                       std::string(py::str(h.get_type().attr("__name__"))));
+}
+
+// A record as Python sees it: plain values, owned.
+struct Record {
+  std::string producer;  // hex id
+  std::string topic;
+  uint32_t partition = 0;
+  uint64_t offset = 0;
+  int64_t timestamp_ns = 0;
+  std::optional<std::string> key;
+  std::string payload;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct Event {
+  std::string kind;  // "skipped", "new_producer", "tail_lost"
+  std::string producer, topic;
+  uint32_t partition = 0;
+  uint64_t from = 0, to = 0;
+  std::string message;
+};
+
+brook::Durability ParseDurability(const std::string& d) {
+  if (d == "fsync") return brook::Durability::kFsync;
+  if (d == "nometasync") return brook::Durability::kNoMetaSync;
+  if (d == "nosync") return brook::Durability::kNoSync;
+  Raise(brook::Status::InvalidArgument(
+      "durability must be 'fsync', 'nometasync' or 'nosync', not '" + d + "'"));
+}
+
+class PyProducer {
+ public:
+  PyProducer(const std::string& journal, const std::string& pub_endpoint,
+             const std::string& replay_endpoint, const std::string& durability,
+             double heartbeat_interval) {
+    brook::ProducerOptions o;
+    o.journal.path = journal;
+    o.journal.durability = ParseDurability(durability);
+    o.pub_endpoint = pub_endpoint;
+    o.replay_endpoint = replay_endpoint;
+    o.heartbeat_interval =
+        std::chrono::milliseconds(static_cast<int64_t>(heartbeat_interval * 1000.0));
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = brook::Producer::Open(o, &p_);
+    }
+    Check(s);
+  }
+
+  brook::Producer& p() {
+    if (!p_) Raise(brook::Status::FailedPrecondition("the producer is closed"));
+    return *p_;
+  }
+
+  void CreateTopic(const std::string& name, uint32_t partitions) {
+    brook::TopicConfig tc;
+    tc.partitions = partitions;
+    brook::Producer& producer = p();  // raises (needs the GIL) when closed
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = producer.CreateTopic(name, tc);
+    }
+    Check(s);
+  }
+
+  // -> (partition, offset)
+  std::pair<uint32_t, uint64_t> Publish(const std::string& topic, const py::object& payload,
+                                        const py::object& key, const py::object& headers,
+                                        const py::object& partition) {
+    std::vector<py::object> one{payload};
+    auto pos = PublishMany(topic, one, key, headers, partition);
+    return pos.at(0);
+  }
+
+  std::vector<std::pair<uint32_t, uint64_t>> PublishBatch(const std::string& topic,
+                                                          const py::list& payloads,
+                                                          const py::object& key,
+                                                          const py::object& partition) {
+    std::vector<py::object> items;
+    for (const py::handle& h : payloads) items.push_back(py::reinterpret_borrow<py::object>(h));
+    return PublishMany(topic, items, key, py::none(), partition);
+  }
+
+  void Close() {
+    if (!p_) return;
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = p_->Close();
+    }
+    p_.reset();
+    Check(s);
+  }
+
+  std::string pub_endpoint() { return p().pub_endpoint(); }
+  std::string replay_endpoint() { return p().replay_endpoint(); }
+  std::string producer_id() { return p().producer_id().ToHex(); }
+  uint64_t epoch() { return p().epoch(); }
+
+ private:
+  std::vector<std::pair<uint32_t, uint64_t>> PublishMany(const std::string& topic,
+                                                         const std::vector<py::object>& payloads,
+                                                         const py::object& key,
+                                                         const py::object& headers,
+                                                         const py::object& partition) {
+    // Own the bytes first: the records view them while the GIL is released.
+    std::vector<std::string> owned;
+    owned.reserve(payloads.size());
+    for (const py::object& o : payloads) owned.push_back(Bytes(o, "payload"));
+    std::optional<std::string> k;
+    if (!key.is_none()) k = Bytes(key, "key");
+    std::vector<std::pair<std::string, std::string>> hs;
+    if (!headers.is_none()) {
+      for (auto item : headers.cast<py::dict>())
+        hs.emplace_back(Bytes(item.first, "header name"), Bytes(item.second, "header value"));
+    }
+    std::vector<brook::Header> hv;
+    for (const auto& [n, v] : hs) hv.push_back(brook::Header{n, v});
+    std::vector<brook::RecordInput> in(owned.size());
+    for (size_t i = 0; i < owned.size(); ++i) {
+      in[i].payload = owned[i];
+      if (k) in[i].key = std::string_view(*k);
+      in[i].headers = hv;
+      if (!partition.is_none()) in[i].partition = partition.cast<uint32_t>();
+    }
+    std::vector<brook::RecordPosition> pos;
+    brook::Producer& producer = p();  // raises (needs the GIL) when closed
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = producer.PublishBatch(topic, in, &pos);
+    }
+    Check(s);
+    std::vector<std::pair<uint32_t, uint64_t>> out;
+    out.reserve(pos.size());
+    for (const auto& p : pos) out.emplace_back(p.partition, p.offset);
+    return out;
+  }
+
+  std::unique_ptr<brook::Producer> p_;
+};
+
+brook::StartPosition ParseStart(const py::object& start) {
+  if (py::isinstance<py::str>(start)) {
+    const std::string s = start.cast<std::string>();
+    if (s == "earliest") return brook::StartPosition::Earliest();
+    if (s == "latest") return brook::StartPosition::Latest();
+  } else if (py::isinstance<py::int_>(start)) {
+    return brook::StartPosition::Offset(start.cast<uint64_t>());
+  }
+  Raise(
+      brook::Status::InvalidArgument("start must be 'earliest', 'latest' or an offset (int); got " +
+                                     std::string(py::str(py::repr(start)))));
+}
+
+class PyConsumer {
+ public:
+  PyConsumer(const std::vector<std::pair<std::string, std::string>>& producers,
+             const std::vector<std::string>& topics, const std::optional<std::string>& name,
+             const std::optional<std::string>& state_dir, const py::object& start) {
+    brook::ConsumerOptions o;
+    for (const auto& [pub, replay] : producers) o.producers.push_back({pub, replay});
+    o.topics = topics;
+    if (name) o.name = *name;
+    if (state_dir) o.state_dir = *state_dir;
+    o.start = ParseStart(start);
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = brook::Consumer::Open(o, &c_);
+    }
+    Check(s);
+  }
+
+  brook::Consumer& c() {
+    if (!c_) Raise(brook::Status::FailedPrecondition("the consumer is closed"));
+    return *c_;
+  }
+
+  // -> list of Record and Event, in delivery order.
+  py::list Poll(double timeout, size_t max_records) {
+    py::list out;
+    std::vector<Record> records;
+    std::vector<std::pair<size_t, Event>> events;  // index in records where it goes
+    brook::PollHandler h;
+    h.on_record = [&](const brook::StreamId& s, const brook::RecordView& r) {
+      Record rec;
+      rec.producer = s.producer.ToHex();
+      rec.topic = s.topic;
+      rec.partition = s.partition;
+      rec.offset = r.offset;
+      rec.timestamp_ns = r.timestamp_ns;
+      if (r.key) rec.key = std::string(*r.key);
+      rec.payload = std::string(r.payload);
+      for (size_t i = 0; i < r.header_count; ++i)
+        rec.headers.emplace_back(std::string(r.headers_begin[i].name),
+                                 std::string(r.headers_begin[i].value));
+      records.push_back(std::move(rec));
+    };
+    h.on_event = [&](const brook::ConsumerEvent& e) {
+      Event ev;
+      ev.kind = e.kind == brook::ConsumerEvent::Kind::kSkipped       ? "skipped"
+                : e.kind == brook::ConsumerEvent::Kind::kNewProducer ? "new_producer"
+                                                                     : "tail_lost";
+      ev.producer = e.stream.producer.ToHex();
+      ev.topic = e.stream.topic;
+      ev.partition = e.stream.partition;
+      ev.from = e.from;
+      ev.to = e.to;
+      ev.message = e.message;
+      events.emplace_back(records.size(), std::move(ev));
+    };
+    brook::Consumer& consumer = c();
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::microseconds(static_cast<int64_t>(timeout * 1e6));
+    for (;;) {
+      // Wait in slices so that Ctrl-C (a pending signal) is seen promptly.
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      const auto slice = std::max(0ms, std::min(left, std::chrono::milliseconds(100)));
+      brook::Status s;
+      size_t delivered = 0;
+      {
+        py::gil_scoped_release nogil;
+        s = consumer.Poll(h, max_records, slice, &delivered);
+      }
+      Check(s);
+      if (!records.empty() || !events.empty() || slice < 100ms) break;
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    }
+    size_t next_event = 0;
+    for (size_t i = 0; i <= records.size(); ++i) {
+      while (next_event < events.size() && events[next_event].first == i)
+        out.append(py::cast(std::move(events[next_event++].second)));
+      if (i < records.size()) out.append(py::cast(std::move(records[i])));
+    }
+    return out;
+  }
+
+  void Commit() {
+    brook::Consumer& consumer = c();  // raises (needs the GIL) when closed
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = consumer.Commit();
+    }
+    Check(s);
+  }
+
+  void Close() {
+    if (!c_) return;
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = c_->Close();
+    }
+    c_.reset();
+    Check(s);
+  }
+
+  py::dict Stats() {
+    const brook::ConsumerStats st = c().stats();
+    py::dict d;
+    d["records_delivered"] = st.records_delivered;
+    d["live_records"] = st.live_records;
+    d["replayed_records"] = st.replayed_records;
+    d["gaps_detected"] = st.gaps_detected;
+    d["duplicates_dropped"] = st.duplicates_dropped;
+    d["malformed_messages"] = st.malformed_messages;
+    d["handshakes_failed"] = st.handshakes_failed;
+    return d;
+  }
+
+  int fd() { return c().fd(); }
+
+ private:
+  std::unique_ptr<brook::Consumer> c_;
+};
+
+}  // namespace
+
+PYBIND11_MODULE(brook, m) {
+  m.doc() =
+      "brook: brokerless, durable publish/subscribe. A Producer journals every record "
+      "(LMDB) and publishes it (ZeroMQ); a Consumer receives each stream in order, with no "
+      "gap and no duplicate, replaying what it missed.";
+
+  static Errors errs;
+  errors = &errs;
+  errs.base = py::reinterpret_steal<py::object>(PyErr_NewExceptionWithDoc(
+      "brook.Error", "Any error brook reports.", PyExc_Exception, nullptr));
+  m.attr("Error") = errs.base;
+  const std::pair<brook::Status::Code, const char*> codes[] = {
+      {brook::Status::Code::kInvalidArgument, "InvalidArgument"},
+      {brook::Status::Code::kNotFound, "NotFound"},
+      {brook::Status::Code::kAlreadyExists, "AlreadyExists"},
+      {brook::Status::Code::kFailedPrecondition, "FailedPrecondition"},
+      {brook::Status::Code::kResourceExhausted, "ResourceExhausted"},
+      {brook::Status::Code::kDataLoss, "DataLoss"},
+      {brook::Status::Code::kOutOfRange, "OutOfRange"},
+      {brook::Status::Code::kUnavailable, "Unavailable"},
+      {brook::Status::Code::kInternal, "InternalError"},
+  };
+  for (const auto& [code, name] : codes) {
+    const std::string full = std::string("brook.") + name;
+    py::object type = py::reinterpret_steal<py::object>(
+        PyErr_NewException(full.c_str(), errs.base.ptr(), nullptr));
+    m.attr(name) = type;
+    errs.by_code.emplace_back(code, type);
+  }
+
+  py::class_<Record>(m, "Record", "A delivered record; every field is a plain value.")
+      .def_readonly("producer", &Record::producer, "The producer's id, 32 hex digits.")
+      .def_readonly("topic", &Record::topic)
+      .def_readonly("partition", &Record::partition)
+      .def_readonly("offset", &Record::offset)
+      .def_readonly("timestamp_ns", &Record::timestamp_ns,
+                    "When the producer journaled it, ns since the Unix epoch.")
+      .def_property_readonly(
+          "key",
+          [](const Record& r) -> py::object {
+            if (!r.key) return py::none();
+            return py::bytes(*r.key);
+          },
+          "bytes, or None for a keyless record.")
+      .def_property_readonly("payload", [](const Record& r) { return py::bytes(r.payload); })
+      .def_property_readonly(
+          "headers",
+          [](const Record& r) {
+            py::list l;
+            for (const auto& [n, v] : r.headers) l.append(py::make_tuple(n, py::bytes(v)));
+            return l;
+          },
+          "[(name, bytes value), ...]")
+      .def("__repr__", [](const Record& r) {
+        return "<brook.Record " + r.topic + "/" + std::to_string(r.partition) + "@" +
+               std::to_string(r.offset) + " " + std::to_string(r.payload.size()) + " bytes>";
+      });
+
+  py::class_<Event>(m, "Event",
+                    "What the consumer could not deliver, said explicitly: kind is 'skipped' "
+                    "(removed by retention), 'new_producer' (journal replaced) or "
+                    "'tail_lost' (undone by a crash in a weak durability mode).")
+      .def_readonly("kind", &Event::kind)
+      .def_readonly("producer", &Event::producer)
+      .def_readonly("topic", &Event::topic)
+      .def_readonly("partition", &Event::partition)
+      .def_readonly("from_offset", &Event::from)
+      .def_readonly("to_offset", &Event::to)
+      .def_readonly("message", &Event::message)
+      .def("__repr__",
+           [](const Event& e) { return "<brook.Event " + e.kind + ": " + e.message + ">"; });
+
+  py::class_<PyProducer>(m, "Producer",
+                         "Journals records and publishes them live; serves replays.\n\n"
+                         "Producer(journal, pub_endpoint='tcp://127.0.0.1:0', "
+                         "replay_endpoint='tcp://127.0.0.1:0', durability='fsync', "
+                         "heartbeat_interval=0.5)")
+      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
+                    double>(),
+           py::arg("journal"), py::arg("pub_endpoint") = "tcp://127.0.0.1:0",
+           py::arg("replay_endpoint") = "tcp://127.0.0.1:0", py::arg("durability") = "fsync",
+           py::arg("heartbeat_interval") = 0.5)
+      .def("create_topic", &PyProducer::CreateTopic, py::arg("name"), py::arg("partitions") = 1,
+           "Creates a topic (or checks that it exists with that many partitions).")
+      .def("publish", &PyProducer::Publish, py::arg("topic"), py::arg("payload"), py::kw_only(),
+           py::arg("key") = py::none(), py::arg("headers") = py::none(),
+           py::arg("partition") = py::none(),
+           "Publishes one record and waits until it is committed; returns (partition, offset).")
+      .def("publish_batch", &PyProducer::PublishBatch, py::arg("topic"), py::arg("payloads"),
+           py::kw_only(), py::arg("key") = py::none(), py::arg("partition") = py::none(),
+           "Publishes records in one commit; returns [(partition, offset), ...].")
+      .def("close", &PyProducer::Close, "Commits and acknowledges everything pending, then stops.")
+      .def_property_readonly("pub_endpoint", &PyProducer::pub_endpoint)
+      .def_property_readonly("replay_endpoint", &PyProducer::replay_endpoint)
+      .def_property_readonly("producer_id", &PyProducer::producer_id)
+      .def_property_readonly("epoch", &PyProducer::epoch)
+      .def(
+          "__enter__", [](PyProducer& p) -> PyProducer& { return p; },
+          py::return_value_policy::reference)
+      .def("__exit__", [](PyProducer& p, const py::args&) { p.Close(); });
+
+  py::class_<PyConsumer>(m, "Consumer",
+                         "Follows producers' topics: each stream in offset order, no gap, no "
+                         "duplicate.\n\nConsumer(producers=[(pub, replay), ...], topics=[...], "
+                         "name=None, state_dir=None, start='earliest')")
+      .def(py::init<const std::vector<std::pair<std::string, std::string>>&,
+                    const std::vector<std::string>&, const std::optional<std::string>&,
+                    const std::optional<std::string>&, const py::object&>(),
+           py::arg("producers"), py::arg("topics"), py::arg("name") = py::none(),
+           py::arg("state_dir") = py::none(), py::arg("start") = "earliest")
+      .def("poll", &PyConsumer::Poll, py::kw_only(), py::arg("timeout") = 1.0,
+           py::arg("max_records") = 1000,
+           "Waits up to `timeout` seconds for records; returns a list of Record and Event "
+           "in delivery order (empty on timeout). The GIL is released while waiting; Ctrl-C "
+           "interrupts it.")
+      .def("commit", &PyConsumer::Commit, "Stores the position after every record polled.")
+      .def("close", &PyConsumer::Close)
+      .def("stats", &PyConsumer::Stats)
+      .def("fileno", &PyConsumer::fd,
+           "A file descriptor readable while records wait (for selectors / asyncio).")
+      .def(
+          "__enter__", [](PyConsumer& c) -> PyConsumer& { return c; },
+          py::return_value_policy::reference)
+      .def("__exit__", [](PyConsumer& c, const py::args&) { c.Close(); });
+}
