@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -203,23 +204,39 @@ brook::StartPosition ParseStart(const py::object& start) {
     if (s == "latest") return brook::StartPosition::Latest();
   } else if (py::isinstance<py::int_>(start)) {
     return brook::StartPosition::Offset(start.cast<uint64_t>());
+  } else if (py::isinstance<py::float_>(start)) {
+    // Seconds since the Unix epoch, as time.time() gives.
+    return brook::StartPosition::Timestamp(static_cast<int64_t>(start.cast<double>() * 1e9));
+  } else if (py::hasattr(start, "timestamp")) {  // a datetime
+    return brook::StartPosition::Timestamp(
+        static_cast<int64_t>(start.attr("timestamp")().cast<double>() * 1e9));
   }
-  Raise(
-      brook::Status::InvalidArgument("start must be 'earliest', 'latest' or an offset (int); got " +
-                                     std::string(py::str(py::repr(start)))));
+  Raise(brook::Status::InvalidArgument(
+      "start must be 'earliest', 'latest', an offset (int), a time (float seconds since the "
+      "epoch) or a datetime; got " +
+      std::string(py::str(py::repr(start)))));
 }
 
 class PyConsumer {
  public:
   PyConsumer(const std::vector<std::pair<std::string, std::string>>& producers,
              const std::vector<std::string>& topics, const std::optional<std::string>& name,
-             const std::optional<std::string>& state_dir, const py::object& start) {
+             const std::optional<std::string>& state_dir, const py::object& start, bool auto_commit,
+             double auto_commit_interval)
+      : auto_commit_(auto_commit && name.has_value()),
+        auto_commit_interval_(
+            std::chrono::microseconds(static_cast<int64_t>(auto_commit_interval * 1e6))) {
     brook::ConsumerOptions o;
     for (const auto& [pub, replay] : producers) o.producers.push_back({pub, replay});
     o.topics = topics;
     if (name) o.name = *name;
     if (state_dir) o.state_dir = *state_dir;
     o.start = ParseStart(start);
+    // Python processes what poll returns after poll returns: the library's
+    // automatic commit (right after its handler) would store positions of
+    // records not processed yet. This binding commits at the next poll
+    // instead, when the previous ones are done (as Kafka's consumer does).
+    o.auto_commit = false;
     brook::Status s;
     {
       py::gil_scoped_release nogil;
@@ -235,6 +252,7 @@ class PyConsumer {
 
   // -> list of Record and Event, in delivery order.
   py::list Poll(double timeout, size_t max_records) {
+    MaybeAutoCommit();
     py::list out;
     std::vector<Record> records;
     std::vector<std::pair<size_t, Event>> events;  // index in records where it goes
@@ -308,7 +326,10 @@ class PyConsumer {
     brook::Status s;
     {
       py::gil_scoped_release nogil;
-      s = c_->Close();
+      // What was returned has been processed by now.
+      if (auto_commit_) s = c_->Commit();
+      brook::Status closed = c_->Close();
+      if (s.ok()) s = closed;
     }
     c_.reset();
     Check(s);
@@ -329,8 +350,56 @@ class PyConsumer {
 
   int fd() { return c().fd(); }
 
+  py::list Lag() {
+    py::list out;
+    for (const brook::StreamLag& l : c().lag()) {
+      py::dict d;
+      d["producer"] = l.stream.producer.ToHex();
+      d["topic"] = l.stream.topic;
+      d["partition"] = l.stream.partition;
+      d["next"] = l.next;
+      d["high_watermark"] = l.high_watermark;
+      d["records"] = l.records;
+      d["seconds"] = l.time.count() < 0 ? -1.0 : static_cast<double>(l.time.count()) / 1e9;
+      out.append(d);
+    }
+    return out;
+  }
+
+  // Iteration: the next record or event, waiting as long as it takes.
+  py::object Next() {
+    while (buffered_.empty()) {
+      if (!c_) throw py::stop_iteration();
+      // One at a time: a commit (explicit or automatic) then covers exactly
+      // what was handed out.
+      py::list got = Poll(1.0, 1);
+      for (const py::handle& h : got) buffered_.push_back(py::reinterpret_borrow<py::object>(h));
+    }
+    py::object front = buffered_.front();
+    buffered_.pop_front();
+    return front;
+  }
+
  private:
   std::unique_ptr<brook::Consumer> c_;
+  std::deque<py::object> buffered_;  // polled, not yet returned by Next
+
+  void MaybeAutoCommit() {
+    if (!auto_commit_ || !c_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_commit_ < auto_commit_interval_) return;
+    last_commit_ = now;
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = c_->Commit();
+    }
+    Check(s);
+  }
+
+  const bool auto_commit_;
+  const std::chrono::steady_clock::duration auto_commit_interval_;
+  std::chrono::steady_clock::time_point last_commit_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace
@@ -439,12 +508,17 @@ PYBIND11_MODULE(brook, m) {
   py::class_<PyConsumer>(m, "Consumer",
                          "Follows producers' topics: each stream in offset order, no gap, no "
                          "duplicate.\n\nConsumer(producers=[(pub, replay), ...], topics=[...], "
-                         "name=None, state_dir=None, start='earliest')")
+                         "name=None, state_dir=None, start='earliest', auto_commit=True, "
+                         "auto_commit_interval=1.0)\n\nWith a name, positions are kept in "
+                         "state_dir; with auto_commit, each poll (and each step of iteration) "
+                         "first commits what earlier polls returned, at most every "
+                         "auto_commit_interval seconds, and close commits: at least once.")
       .def(py::init<const std::vector<std::pair<std::string, std::string>>&,
                     const std::vector<std::string>&, const std::optional<std::string>&,
-                    const std::optional<std::string>&, const py::object&>(),
+                    const std::optional<std::string>&, const py::object&, bool, double>(),
            py::arg("producers"), py::arg("topics"), py::arg("name") = py::none(),
-           py::arg("state_dir") = py::none(), py::arg("start") = "earliest")
+           py::arg("state_dir") = py::none(), py::arg("start") = "earliest",
+           py::arg("auto_commit") = true, py::arg("auto_commit_interval") = 1.0)
       .def("poll", &PyConsumer::Poll, py::kw_only(), py::arg("timeout") = 1.0,
            py::arg("max_records") = 1000,
            "Waits up to `timeout` seconds for records; returns a list of Record and Event "
@@ -453,6 +527,15 @@ PYBIND11_MODULE(brook, m) {
       .def("commit", &PyConsumer::Commit, "Stores the position after every record polled.")
       .def("close", &PyConsumer::Close)
       .def("stats", &PyConsumer::Stats)
+      .def("lag", &PyConsumer::Lag,
+           "Per stream: {'producer', 'topic', 'partition', 'next', 'high_watermark', "
+           "'records', 'seconds'}: how far processing is behind the producer.")
+      .def(
+          "__iter__", [](PyConsumer& c) -> PyConsumer& { return c; },
+          py::return_value_policy::reference)
+      .def("__next__", &PyConsumer::Next,
+           "`for item in consumer:` yields Record and Event objects as they come, waiting "
+           "as long as needed (Ctrl-C interrupts); it ends when the consumer is closed.")
       .def("fileno", &PyConsumer::fd,
            "A file descriptor readable while records wait (for selectors / asyncio).")
       .def(
