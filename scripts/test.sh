@@ -53,7 +53,7 @@ case "$mode" in
 
     if [ -d bindings/python/tests ]; then
       step "Python tests"
-      PYTHONPATH="$root/$build/bindings/python" /usr/bin/python3 -m pytest -q bindings/python/tests
+      BROOK_TEST_BIN_DIR="$root/$build/tests" PYTHONPATH="$root/$build/bindings/python" /usr/bin/python3 -m pytest -q bindings/python/tests
 
       step "pip install ./bindings/python (no package index: --no-build-isolation), then its tests"
       target="$root/$build/pip-target"
@@ -61,7 +61,7 @@ case "$mode" in
       /usr/bin/python3 -m pip install -q --root-user-action=ignore --no-build-isolation --no-deps \
         --target "$target" ./bindings/python
       rm -rf bindings/python/build bindings/python/*.egg-info
-      PYTHONPATH="$target" /usr/bin/python3 -m pytest -q bindings/python/tests
+      BROOK_TEST_BIN_DIR="$root/$build/tests" PYTHONPATH="$target" /usr/bin/python3 -m pytest -q bindings/python/tests
     fi
     ;;
   --sanitize)
