@@ -9,8 +9,10 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +85,55 @@ brook::Durability ParseDurability(const std::string& d) {
       "durability must be 'fsync', 'nometasync' or 'nosync', not '" + d + "'"));
 }
 
+// The outcome of publish_async, filled by the journal's thread (no GIL
+// needed), read by result() with the GIL released while it waits.
+class PublishFuture {
+ public:
+  void Set(const brook::Status& s, const brook::RecordPosition& pos) {
+    std::lock_guard<std::mutex> lk(mu_);
+    status_ = s;
+    pos_ = pos;
+    done_ = true;
+    cv_.notify_all();
+  }
+  bool done() {
+    std::lock_guard<std::mutex> lk(mu_);
+    return done_;
+  }
+  // (partition, offset); raises brook's error, or TimeoutError.
+  std::pair<uint32_t, uint64_t> Result(const std::optional<double>& timeout) {
+    const auto deadline =
+        std::chrono::steady_clock::now() +
+        std::chrono::microseconds(static_cast<int64_t>(timeout.value_or(0) * 1e6));
+    for (;;) {
+      bool done;
+      {
+        py::gil_scoped_release nogil;
+        std::unique_lock<std::mutex> lk(mu_);
+        auto until = std::chrono::steady_clock::now() + 100ms;
+        if (timeout && deadline < until) until = deadline;
+        cv_.wait_until(lk, until, [&] { return done_; });
+        done = done_;
+      }
+      if (done) break;
+      if (timeout && std::chrono::steady_clock::now() >= deadline) {
+        PyErr_SetString(PyExc_TimeoutError, "the publish was not acknowledged within the timeout");
+        throw py::error_already_set();
+      }
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    }
+    Check(status_);
+    return {pos_.partition, pos_.offset};
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  brook::Status status_;
+  brook::RecordPosition pos_;
+};
+
 class PyProducer {
  public:
   PyProducer(const std::string& journal, const std::string& pub_endpoint,
@@ -136,6 +187,30 @@ class PyProducer {
     std::vector<py::object> items;
     for (const py::handle& h : payloads) items.push_back(py::reinterpret_borrow<py::object>(h));
     return PublishMany(topic, items, key, py::none(), partition);
+  }
+
+  std::shared_ptr<PublishFuture> PublishAsync(const std::string& topic, const py::object& payload,
+                                              const py::object& key, const py::object& partition) {
+    std::string bytes = Bytes(payload, "payload");
+    std::optional<std::string> k;
+    if (!key.is_none()) k = Bytes(key, "key");
+    std::vector<brook::RecordInput> in(1);
+    in[0].payload = bytes;
+    if (k) in[0].key = std::string_view(*k);
+    if (!partition.is_none()) in[0].partition = partition.cast<uint32_t>();
+    auto future = std::make_shared<PublishFuture>();
+    brook::Producer& producer = p();
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;  // the journal copies the bytes before returning
+      s = producer.PublishAsync(
+          topic, in,
+          [future](const brook::Status& st, const std::vector<brook::RecordPosition>& pos) {
+            future->Set(st, pos.empty() ? brook::RecordPosition{} : pos[0]);
+          });
+    }
+    Check(s);
+    return future;
   }
 
   void Close() {
@@ -476,6 +551,13 @@ PYBIND11_MODULE(brook, m) {
       .def("__repr__",
            [](const Event& e) { return "<brook.Event " + e.kind + ": " + e.message + ">"; });
 
+  py::class_<PublishFuture, std::shared_ptr<PublishFuture>>(
+      m, "PublishFuture", "The acknowledgement of a publish_async, like concurrent.futures.Future.")
+      .def("done", &PublishFuture::done)
+      .def("result", &PublishFuture::Result, py::arg("timeout") = py::none(),
+           "(partition, offset) once committed; raises brook.Error if the publish failed, "
+           "TimeoutError after `timeout` seconds. The GIL is released while waiting.");
+
   py::class_<PyProducer>(m, "Producer",
                          "Journals records and publishes them live; serves replays.\n\n"
                          "Producer(journal, pub_endpoint='tcp://127.0.0.1:0', "
@@ -492,6 +574,10 @@ PYBIND11_MODULE(brook, m) {
            py::arg("key") = py::none(), py::arg("headers") = py::none(),
            py::arg("partition") = py::none(),
            "Publishes one record and waits until it is committed; returns (partition, offset).")
+      .def("publish_async", &PyProducer::PublishAsync, py::arg("topic"), py::arg("payload"),
+           py::kw_only(), py::arg("key") = py::none(), py::arg("partition") = py::none(),
+           "Publishes one record without waiting; returns a PublishFuture whose "
+           "result(timeout=None) gives (partition, offset) once committed.")
       .def("publish_batch", &PyProducer::PublishBatch, py::arg("topic"), py::arg("payloads"),
            py::kw_only(), py::arg("key") = py::none(), py::arg("partition") = py::none(),
            "Publishes records in one commit; returns [(partition, offset), ...].")
