@@ -479,7 +479,7 @@ class PyConsumer {
 
 }  // namespace
 
-PYBIND11_MODULE(brook, m) {
+PYBIND11_MODULE(_brook, m) {
   m.doc() =
       "brook: brokerless, durable publish/subscribe. A Producer journals every record "
       "(LMDB) and publishes it (ZeroMQ); a Consumer receives each stream in order, with no "

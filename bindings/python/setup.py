@@ -32,7 +32,7 @@ setup(
     description="Brokerless, durable publish/subscribe (LMDB journal, ZeroMQ transport)",
     ext_modules=[
         Pybind11Extension(
-            "brook",
+            "brook._brook",
             sources,
             include_dirs=[ROOT, os.path.join(ROOT, "include")],
             define_macros=[("BROOK_STATIC", "1")],
@@ -40,6 +40,9 @@ setup(
             cxx_std=17,
         )
     ],
+    packages=["brook"],
+    package_dir={"brook": "brook"},
+    package_data={"brook": ["__init__.pyi", "py.typed"]},
     cmdclass={"build_ext": build_ext},
     zip_safe=False,
     python_requires=">=3.9",
