@@ -42,7 +42,8 @@ fi
 
 build="$root/build-bench"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBROOK_BUILD_BENCH=ON \
-  -DBROOK_BUILD_TESTS=OFF -DBROOK_BUILD_EXAMPLES=OFF >/dev/null
+  -DBROOK_BUILD_TESTS=OFF -DBROOK_BUILD_EXAMPLES=OFF \
+  -DBROOK_BUILD_PYTHON=ON -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 cmake --build "$build" -j"$(nproc)"
 
 results="$(dirname "$out")"
@@ -62,6 +63,11 @@ run() {  # run NAME BINARY [ARGS...]: figures to $results/NAME.jsonl
 
 run baseline "$build/bench/baseline_bench"
 run brook "$build/bench/node_bench"
+echo "=== python" >&2
+PYTHONPATH="$build/bindings/python" /usr/bin/python3 bench/python_bench.py \
+  --node-bench "$build/bench/node_bench" ${quick[@]+"${quick[@]}"} ${runs[@]+"${runs[@]}"} \
+  >"$results/python.jsonl"
+files+=("$results/python.jsonl")
 if [ "$peers" = 1 ]; then
   run redis "$build/bench/peers/redis_bench"
   run nats "$build/bench/peers/nats_bench"

@@ -54,6 +54,9 @@ case "$mode" in
     if [ -d bindings/python/tests ]; then
       step "Python tests"
       BROOK_TEST_BIN_DIR="$root/$build/tests" PYTHONPATH="$root/$build/bindings/python" /usr/bin/python3 -m pytest -q bindings/python/tests
+      PYTHONPATH="$root/$build/bindings/python" /usr/bin/python3 bench/python_bench.py --quick \
+        --node-bench "$build/bench/node_bench" >/dev/null 2>&1
+      echo "python_bench: ok (smoke run)"
 
       step "pip install ./bindings/python (no package index: --no-build-isolation), then its tests"
       target="$root/$build/pip-target"
