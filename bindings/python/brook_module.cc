@@ -19,6 +19,7 @@
 
 #include "brook/consumer.h"
 #include "brook/producer.h"
+#include "brook/security.h"
 
 namespace py = pybind11;
 using namespace std::chrono_literals;
@@ -138,8 +139,18 @@ class PyProducer {
  public:
   PyProducer(const std::string& journal, const std::string& pub_endpoint,
              const std::string& replay_endpoint, const std::string& durability,
-             double heartbeat_interval) {
+             double heartbeat_interval, const py::object& keys,
+             const std::vector<std::string>& allowed_client_keys) {
     brook::ProducerOptions o;
+    if (!keys.is_none()) {
+      auto pair = keys.cast<std::pair<std::string, std::string>>();
+      o.security.enabled = true;
+      o.security.server = brook::KeyPair{pair.first, pair.second};
+      o.security.allowed_client_keys = allowed_client_keys;
+    } else if (!allowed_client_keys.empty()) {
+      Raise(brook::Status::InvalidArgument(
+          "allowed_client_keys needs keys=(public, secret): the producer's own CURVE key pair"));
+    }
     o.journal.path = journal;
     o.journal.durability = ParseDurability(durability);
     o.pub_endpoint = pub_endpoint;
@@ -159,14 +170,28 @@ class PyProducer {
     return *p_;
   }
 
-  void CreateTopic(const std::string& name, uint32_t partitions) {
+  void CreateTopic(const std::string& name, uint32_t partitions, double max_age, uint64_t max_bytes,
+                   uint64_t max_records) {
     brook::TopicConfig tc;
     tc.partitions = partitions;
+    tc.retention.max_age = std::chrono::milliseconds(static_cast<int64_t>(max_age * 1000.0));
+    tc.retention.max_bytes = max_bytes;
+    tc.retention.max_records = max_records;
     brook::Producer& producer = p();  // raises (needs the GIL) when closed
     brook::Status s;
     {
       py::gil_scoped_release nogil;
       s = producer.CreateTopic(name, tc);
+    }
+    Check(s);
+  }
+
+  void EnforceRetention() {
+    brook::Producer& producer = p();
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = producer.journal()->EnforceRetention();
     }
     Check(s);
   }
@@ -297,7 +322,8 @@ class PyConsumer {
   PyConsumer(const std::vector<std::pair<std::string, std::string>>& producers,
              const std::vector<std::string>& topics, const std::optional<std::string>& name,
              const std::optional<std::string>& state_dir, const py::object& start, bool auto_commit,
-             double auto_commit_interval)
+             double auto_commit_interval, const py::object& keys,
+             const std::optional<std::string>& server_public_key)
       : auto_commit_(auto_commit && name.has_value()),
         auto_commit_interval_(
             std::chrono::microseconds(static_cast<int64_t>(auto_commit_interval * 1e6))) {
@@ -312,6 +338,15 @@ class PyConsumer {
     // records not processed yet. This binding commits at the next poll
     // instead, when the previous ones are done (as Kafka's consumer does).
     o.auto_commit = false;
+    if (!keys.is_none()) {
+      auto pair = keys.cast<std::pair<std::string, std::string>>();
+      o.security.enabled = true;
+      o.security.client = brook::KeyPair{pair.first, pair.second};
+      o.security.server_public_key = server_public_key.value_or("");
+    } else if (server_public_key) {
+      Raise(brook::Status::InvalidArgument(
+          "server_public_key needs keys=(public, secret): this consumer's CURVE key pair"));
+    }
     brook::Status s;
     {
       py::gil_scoped_release nogil;
@@ -509,6 +544,17 @@ PYBIND11_MODULE(_brook, m) {
     errs.by_code.emplace_back(code, type);
   }
 
+  m.def(
+      "generate_keys",
+      [] {
+        brook::KeyPair k;
+        Check(brook::GenerateKeyPair(&k));
+        return std::make_pair(k.public_key, k.secret_key);
+      },
+      "A new CURVE key pair (public, secret), each 40 characters of Z85. Give the producer "
+      "keys=(public, secret) and allowed_client_keys=[consumer publics]; give each consumer "
+      "its own keys and server_public_key=the producer's public key (docs/SECURITY.md).");
+
   py::class_<Record>(m, "Record", "A delivered record; every field is a plain value.")
       .def_readonly("producer", &Record::producer, "The producer's id, 32 hex digits.")
       .def_readonly("topic", &Record::topic)
@@ -564,12 +610,19 @@ PYBIND11_MODULE(_brook, m) {
                          "replay_endpoint='tcp://127.0.0.1:0', durability='fsync', "
                          "heartbeat_interval=0.5)")
       .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
-                    double>(),
+                    double, const py::object&, const std::vector<std::string>&>(),
            py::arg("journal"), py::arg("pub_endpoint") = "tcp://127.0.0.1:0",
            py::arg("replay_endpoint") = "tcp://127.0.0.1:0", py::arg("durability") = "fsync",
-           py::arg("heartbeat_interval") = 0.5)
+           py::arg("heartbeat_interval") = 0.5, py::kw_only(), py::arg("keys") = py::none(),
+           py::arg("allowed_client_keys") = std::vector<std::string>{})
       .def("create_topic", &PyProducer::CreateTopic, py::arg("name"), py::arg("partitions") = 1,
-           "Creates a topic (or checks that it exists with that many partitions).")
+           py::kw_only(), py::arg("max_age") = 0.0, py::arg("max_bytes") = 0,
+           py::arg("max_records") = 0,
+           "Creates a topic (or checks that it exists with that many partitions, and updates "
+           "its retention). Retention: records older than max_age seconds, beyond max_bytes "
+           "or max_records per partition are removed; 0 is no limit.")
+      .def("enforce_retention", &PyProducer::EnforceRetention,
+           "Applies retention now (the producer also does every second).")
       .def("publish", &PyProducer::Publish, py::arg("topic"), py::arg("payload"), py::kw_only(),
            py::arg("key") = py::none(), py::arg("headers") = py::none(),
            py::arg("partition") = py::none(),
@@ -601,10 +654,12 @@ PYBIND11_MODULE(_brook, m) {
                          "auto_commit_interval seconds, and close commits: at least once.")
       .def(py::init<const std::vector<std::pair<std::string, std::string>>&,
                     const std::vector<std::string>&, const std::optional<std::string>&,
-                    const std::optional<std::string>&, const py::object&, bool, double>(),
+                    const std::optional<std::string>&, const py::object&, bool, double,
+                    const py::object&, const std::optional<std::string>&>(),
            py::arg("producers"), py::arg("topics"), py::arg("name") = py::none(),
            py::arg("state_dir") = py::none(), py::arg("start") = "earliest",
-           py::arg("auto_commit") = true, py::arg("auto_commit_interval") = 1.0)
+           py::arg("auto_commit") = true, py::arg("auto_commit_interval") = 1.0, py::kw_only(),
+           py::arg("keys") = py::none(), py::arg("server_public_key") = py::none())
       .def("poll", &PyConsumer::Poll, py::kw_only(), py::arg("timeout") = 1.0,
            py::arg("max_records") = 1000,
            "Waits up to `timeout` seconds for records; returns a list of Record and Event "

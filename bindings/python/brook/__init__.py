@@ -7,12 +7,12 @@ it missed. Errors are exceptions under brook.Error carrying brook's messages.
 """
 from ._brook import (AlreadyExists, Consumer, DataLoss, Error, Event, FailedPrecondition,
                      InternalError, InvalidArgument, NotFound, OutOfRange, Producer,
-                     PublishFuture, Record, ResourceExhausted, Unavailable)
+                     PublishFuture, Record, ResourceExhausted, Unavailable, generate_keys)
 
 __all__ = [
     "AlreadyExists", "Consumer", "DataLoss", "Error", "Event", "FailedPrecondition",
     "InternalError", "InvalidArgument", "NotFound", "OutOfRange", "Producer", "PublishFuture",
-    "Record", "ResourceExhausted", "Unavailable",
+    "Record", "ResourceExhausted", "Unavailable", "generate_keys",
 ]
 
 for _name in ("Consumer", "Event", "Producer", "PublishFuture", "Record"):
