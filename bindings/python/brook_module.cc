@@ -317,6 +317,35 @@ brook::StartPosition ParseStart(const py::object& start) {
       std::string(py::str(py::repr(start)))));
 }
 
+Record ToRecord(const brook::StreamId& s, const brook::RecordView& r) {
+  Record rec;
+  rec.producer = s.producer.ToHex();
+  rec.topic = s.topic;
+  rec.partition = s.partition;
+  rec.offset = r.offset;
+  rec.timestamp_ns = r.timestamp_ns;
+  if (r.key) rec.key = std::string(*r.key);
+  rec.payload = std::string(r.payload);
+  for (size_t i = 0; i < r.header_count; ++i)
+    rec.headers.emplace_back(std::string(r.headers_begin[i].name),
+                             std::string(r.headers_begin[i].value));
+  return rec;
+}
+
+Event ToEvent(const brook::ConsumerEvent& e) {
+  Event ev;
+  ev.kind = e.kind == brook::ConsumerEvent::Kind::kSkipped       ? "skipped"
+            : e.kind == brook::ConsumerEvent::Kind::kNewProducer ? "new_producer"
+                                                                 : "tail_lost";
+  ev.producer = e.stream.producer.ToHex();
+  ev.topic = e.stream.topic;
+  ev.partition = e.stream.partition;
+  ev.from = e.from;
+  ev.to = e.to;
+  ev.message = e.message;
+  return ev;
+}
+
 class PyConsumer {
  public:
   PyConsumer(const std::vector<std::pair<std::string, std::string>>& producers,
@@ -368,31 +397,10 @@ class PyConsumer {
     std::vector<std::pair<size_t, Event>> events;  // index in records where it goes
     brook::PollHandler h;
     h.on_record = [&](const brook::StreamId& s, const brook::RecordView& r) {
-      Record rec;
-      rec.producer = s.producer.ToHex();
-      rec.topic = s.topic;
-      rec.partition = s.partition;
-      rec.offset = r.offset;
-      rec.timestamp_ns = r.timestamp_ns;
-      if (r.key) rec.key = std::string(*r.key);
-      rec.payload = std::string(r.payload);
-      for (size_t i = 0; i < r.header_count; ++i)
-        rec.headers.emplace_back(std::string(r.headers_begin[i].name),
-                                 std::string(r.headers_begin[i].value));
-      records.push_back(std::move(rec));
+      records.push_back(ToRecord(s, r));
     };
     h.on_event = [&](const brook::ConsumerEvent& e) {
-      Event ev;
-      ev.kind = e.kind == brook::ConsumerEvent::Kind::kSkipped       ? "skipped"
-                : e.kind == brook::ConsumerEvent::Kind::kNewProducer ? "new_producer"
-                                                                     : "tail_lost";
-      ev.producer = e.stream.producer.ToHex();
-      ev.topic = e.stream.topic;
-      ev.partition = e.stream.partition;
-      ev.from = e.from;
-      ev.to = e.to;
-      ev.message = e.message;
-      events.emplace_back(records.size(), std::move(ev));
+      events.emplace_back(records.size(), ToEvent(e));
     };
     brook::Consumer& consumer = c();
     const auto deadline = std::chrono::steady_clock::now() +
@@ -459,6 +467,69 @@ class PyConsumer {
   }
 
   int fd() { return c().fd(); }
+
+  // The callback form: `callback(item)` for each Record and Event, on the
+  // library's own thread, until stop() or close().
+  void Start(py::function callback, size_t max_records) {
+    brook::Consumer& consumer = c();
+    // The library may drop its copies of the handler on any thread, without
+    // the GIL: the last one takes it to release the Python function.
+    std::shared_ptr<py::function> cb(new py::function(std::move(callback)), [](py::function* f) {
+      py::gil_scoped_acquire gil;
+      delete f;
+    });
+    brook::Consumer* raw = c_.get();
+    const bool commit = auto_commit_;
+    const auto interval = auto_commit_interval_;
+    auto last =
+        std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    auto call = [cb](py::object item) {
+      py::gil_scoped_acquire gil;
+      try {
+        (*cb)(std::move(item));
+      } catch (py::error_already_set& e) {
+        // Nobody to raise to on this thread: report it as Python does for
+        // errors in callbacks, and go on.
+        e.restore();
+        PyErr_WriteUnraisable(cb->ptr());
+      }
+    };
+    brook::PollHandler h;
+    h.on_record = [call, raw, commit, interval, last](const brook::StreamId& s,
+                                                      const brook::RecordView& r) {
+      {
+        py::gil_scoped_acquire gil;
+        call(py::cast(ToRecord(s, r)));
+      }
+      // Records handed over before this batch are processed: commit them.
+      const auto now = std::chrono::steady_clock::now();
+      if (commit && now - *last >= interval) {
+        *last = now;
+        brook::Status st = raw->Commit();
+        (void)st;  // the next commit retries; close() reports
+      }
+    };
+    h.on_event = [call](const brook::ConsumerEvent& e) {
+      py::gil_scoped_acquire gil;
+      call(py::cast(ToEvent(e)));
+    };
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = consumer.Start(std::move(h), max_records);
+    }
+    Check(s);
+  }
+
+  void Stop() {
+    brook::Consumer& consumer = c();
+    brook::Status s;
+    {
+      py::gil_scoped_release nogil;  // the callback thread may be waiting for the GIL
+      s = consumer.Stop();
+    }
+    Check(s);
+  }
 
   py::list Lag() {
     py::list out;
@@ -666,6 +737,12 @@ PYBIND11_MODULE(_brook, m) {
            "in delivery order (empty on timeout). The GIL is released while waiting; Ctrl-C "
            "interrupts it.")
       .def("commit", &PyConsumer::Commit, "Stores the position after every record polled.")
+      .def("start", &PyConsumer::Start, py::arg("callback"), py::arg("max_records") = 1000,
+           "The callback form: calls callback(item) with each Record and Event on the "
+           "library's own thread (holding the GIL), until stop() or close(). Meanwhile poll "
+           "raises FailedPrecondition. An exception in the callback is reported as "
+           "unraisable and delivery goes on.")
+      .def("stop", &PyConsumer::Stop, "Stops the callback thread after the call in progress.")
       .def("close", &PyConsumer::Close)
       .def("stats", &PyConsumer::Stats)
       .def("lag", &PyConsumer::Lag,

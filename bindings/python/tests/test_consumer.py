@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 import brook
 
 CHILD = r'''
@@ -114,3 +116,38 @@ def test_a_consumer_killed_with_sigkill_resumes_at_least_once(tmp_path):
     assert offsets2[0] <= len(offsets1)
     assert offsets2 == list(range(offsets2[0], offsets2[0] + len(offsets2)))
     assert offsets2[-1] == total - 1
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_callback_form_on_the_library_thread(tmp_path):
+    import threading
+    with brook.Producer(str(tmp_path / "j"), durability="nosync") as p:
+        p.create_topic("orders", partitions=2)
+        for part in range(2):
+            p.publish_batch("orders", [f"{part}:{i}" for i in range(200)], partition=part)
+        with brook.Consumer([(p.pub_endpoint, p.replay_endpoint)], ["orders"]) as c:
+            got = []
+            threads = set()
+            done = threading.Event()
+
+            def on_item(item):
+                threads.add(threading.get_ident())
+                got.append(item)
+                if len(got) == 400:
+                    done.set()
+                if len(got) == 10:
+                    raise ValueError("a failing callback does not stop delivery")
+
+            c.start(on_item, max_records=50)
+            assert done.wait(20)
+            try:
+                c.poll(timeout=0)
+                raise AssertionError("poll must refuse while started")
+            except brook.FailedPrecondition:
+                pass
+            c.stop()
+        assert threading.get_ident() not in threads
+        for part in range(2):
+            mine = [r for r in got if r.partition == part]
+            assert [r.offset for r in mine] == list(range(200))
+            assert [r.payload for r in mine] == [f"{part}:{i}".encode() for i in range(200)]
