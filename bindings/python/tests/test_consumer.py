@@ -151,3 +151,22 @@ def test_callback_form_on_the_library_thread(tmp_path):
             mine = [r for r in got if r.partition == part]
             assert [r.offset for r in mine] == list(range(200))
             assert [r.payload for r in mine] == [f"{part}:{i}".encode() for i in range(200)]
+
+
+def test_start_latest_gets_only_new_records(tmp_path):
+    with brook.Producer(str(tmp_path / "j"), durability="nosync",
+                        heartbeat_interval=0.05) as p:
+        p.create_topic("orders")
+        p.publish_batch("orders", [b"old"] * 30)
+        with brook.Consumer([(p.pub_endpoint, p.replay_endpoint)], ["orders"],
+                            start="latest") as c:
+            deadline = time.monotonic() + 10
+            while not c.lag() and time.monotonic() < deadline:
+                c.poll(timeout=0.1)  # until the consumer knows the partition
+            p.publish_batch("orders", [b"new"] * 10)
+            got = []
+            deadline = time.monotonic() + 20
+            while len(got) < 10 and time.monotonic() < deadline:
+                got += records_of(c.poll(timeout=0.2))
+    assert [r.offset for r in got] == list(range(30, 40))
+    assert all(r.payload == b"new" for r in got)
