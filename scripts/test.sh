@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds brook and runs the whole test suite.
+# Installs dependencies, builds brook and runs the whole test suite: what the
+# README's test command and CI (.ci/run) both run.
 #
-#   scripts/test.sh             release build (build/): C++ tests, Python tests,
-#                               and a check that an outside project can build
-#                               against the installed library
+#   scripts/test.sh             everything below, in turn (~8 min on 2 cores)
+#   scripts/test.sh --release   release build (build/): C++ tests, Python tests
+#                               (CMake build and pip install), an outside
+#                               project against the installed library, and
+#                               smoke runs of the benchmarks
 #   scripts/test.sh --sanitize  the C++ tests under ASan + UBSan (build-asan/)
 #   scripts/test.sh --tsan      the threaded C++ tests under TSan (build-tsan/)
+#   scripts/test.sh --fuzz      each libFuzzer target for FUZZ_SECONDS (build-fuzz/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-mode=${1:-release}
+mode=${1:-all}
 jobs=${JOBS:-2}
 
 bash scripts/install-deps.sh
 
 step() { printf '\n=== %s\n' "$*"; }
 
-case "$mode" in
-  release|"")
+run_mode() {
+case "$1" in
+  --release)
     build=build
     step "configure and build ($build)"
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBROOK_WERROR=ON \
@@ -92,7 +97,15 @@ case "$mode" in
     bash scripts/fuzz.sh
     ;;
   *)
-    echo "usage: $0 [--sanitize|--tsan]" >&2
+    echo "usage: $0 [--release|--sanitize|--tsan|--fuzz] (none: all of them)" >&2
     exit 64
     ;;
 esac
+}
+
+if [ "$mode" = all ]; then
+  for m in --release --sanitize --tsan --fuzz; do run_mode "$m"; done
+  step "the whole suite passed"
+else
+  run_mode "$mode"
+fi
