@@ -91,8 +91,8 @@ std::string Readable(std::string_view s) {
       len = 1;
     } else if (c >= 0xc2 && c <= 0xf4) {
       const size_t want = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-      // Each continuation byte is 10xxxxxx; ranges excluding overlongs and
-      // surrogates are left to JsonString's stricter check in --json output.
+      // Only the lead/continuation pattern is checked: an overlong form or a
+      // surrogate passes as it is here, where people read; --json is exact.
       if (i + want <= s.size()) {
         len = want;
         for (size_t j = 1; j < want; ++j) {
