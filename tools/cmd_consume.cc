@@ -8,10 +8,12 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "brook/consumer.h"
+#include "node/position_store.h"
 #include "tools/cli.h"
 #include "tools/commands.h"
 #include "tools/node_args.h"
@@ -57,8 +59,9 @@ CommandSpec ConsumeSpec() {
   spec.max_positional = 1000;
   AddNodeOptions(&spec);
   spec.options.push_back({"from", "WHERE",
-                          "where partitions start: earliest (default), latest, an offset,\n"
-                          "or a time (2026-11-25T10:00:00Z, @UNIX_SECONDS, -1h)"});
+                          "where partitions start: earliest (default), latest, an offset\n"
+                          "(the same in every partition), or a time (2026-11-25T10:00:00Z,\n"
+                          "@UNIX_SECONDS, -1h: from the first record stamped at or after it)"});
   spec.options.push_back({"follow", "", "keep printing new records until Ctrl-C or SIGTERM"});
   spec.options.push_back({"exit-at-end", "",
                           "stop once every partition reached its high watermark at the\n"
@@ -68,8 +71,8 @@ CommandSpec ConsumeSpec() {
   spec.options.push_back({"state-dir", "DIR", "where --name keeps positions"});
   spec.options.push_back({"json", "", "one JSON object per record (and event)"});
   spec.options.push_back({"timeout", "DURATION",
-                          "without --follow: fail when no record comes for this long\n"
-                          "before the end (default 10s)"});
+                          "without --follow: how long to wait for each node's answer at\n"
+                          "the start, and for a record before the end (default 10s)"});
   spec.options.push_back({"verbose", "", "the library's log at info level on stderr"});
   return spec;
 }
@@ -356,6 +359,21 @@ int RunConsume(int argc, char** argv) {
   if (!follow &&
       !FindTargets(spec, nodes, options.topics, options.start, timeout, &targets, &code)) {
     return code;
+  }
+
+  if (!follow && !options.name.empty() && options.start.kind == StartPosition::Kind::kTimestamp) {
+    // A stored position beats the time: the consumer resumes there, so a
+    // partition with nothing after the time may still have records to go.
+    // The store is closed again before the consumer opens it (LMDB forbids
+    // one process opening an environment twice).
+    std::unique_ptr<node::PositionStore> store;
+    s = node::PositionStore::Open(options.state_dir, options.name, &store);
+    if (!s.ok()) return Fail(spec, s);
+    for (Target& t : targets) {
+      if (std::optional<node::PositionStore::Position> at = store->Get(t.stream)) {
+        t.done = at->next >= t.high;
+      }
+    }
   }
 
   std::unique_ptr<Consumer> consumer;

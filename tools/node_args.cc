@@ -16,14 +16,14 @@ namespace brook::cli {
 
 void AddNodeOptions(CommandSpec* spec) {
   spec->options.push_back(
-      {"pub", "ENDPOINT", "a node's live endpoint, e.g. tcp://host:7000 (with --replay)", true});
+      {"pub", "ENDPOINT", "a node's live endpoint, e.g. tcp://host:7000", true});
   spec->options.push_back(
       {"replay", "ENDPOINT",
        "that node's replay endpoint, e.g. tcp://host:7001; the i-th --replay\ngoes with the i-th "
        "--pub",
        true});
   spec->options.push_back(
-      {"config", "FILE", "a node's config file (brook node): its endpoints and public key", true});
+      {"config", "FILE", "a `brook node` config file: endpoints, public key", true});
   AddClientSecurityOptions(spec);
 }
 

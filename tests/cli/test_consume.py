@@ -186,6 +186,13 @@ def test_named_consumer_resumes_where_it_stopped(cli, tmp_path, brook_py):
         assert len(part) == 4
         assert {(x["partition"], x["offset"]): x["payload"].encode()
                 for x in part + rest} == third
+        # A stored position beats --from: a time after every record still
+        # gets what the consumer has not processed yet.
+        fourth = publish_numbered(p, "t", 6, start=51)
+        part = run(*args, "--count", "2", check=0).json_lines()
+        rest = run(*args, "--from", "@4102444800", check=0).json_lines()
+        assert {(x["partition"], x["offset"]): x["payload"].encode()
+                for x in part + rest} == fourth
 
 
 def test_named_consumer_default_state_dir(cli, tmp_path, brook_py):
