@@ -778,6 +778,13 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
       s.replaying = false;
       s.next = std::max(a.next_offset, s.next);
       s.epoch = a.epoch;
+      {
+        // Nothing of this stream was delivered before the answer, so the
+        // processed position is where the answer says to start.
+        std::lock_guard<std::mutex> lk(mu_);
+        auto lag = lag_.find(&s.id);
+        if (lag != lag_.end()) lag->second.next = std::max(lag->second.next, s.next);
+      }
       AfterReplay(s, true);
       return;
     case Kind::kEnd:

@@ -272,7 +272,21 @@ TEST_CASE("start position by timestamp: each partition from its first record at 
     auto o = ConsumerOpts({p.get()}, {"t"});
     o.start = StartPosition::Timestamp(int64_t{3'000'000'000});
     auto c = OpenConsumer(o);
-    std::this_thread::sleep_for(300ms);  // let it find where the end is
+    // Once the producer said where the end is, the consumer lags by nothing
+    // (it had counted from the low watermark while it waited for the answer).
+    std::vector<StreamLag> lag;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      lag = c->lag();
+      if (lag.size() == 2 && lag[0].next == 100 && lag[1].next == 100) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(lag.size() == 2);
+    for (const StreamLag& l : lag) {
+      CHECK(l.next == 100);
+      CHECK(l.high_watermark == 100);
+      CHECK(l.records == 0);
+    }
     Collector col;
     for (uint32_t part = 0; part < 2; ++part) col.Expect(p->producer_id(), "t", part, 100);
     REQUIRE(Publish(p.get(), "t", 2, 100, 10) == "");
