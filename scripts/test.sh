@@ -3,8 +3,9 @@
 # README's test command and CI (.ci/run) both run.
 #
 #   scripts/test.sh             everything below, in turn (~8 min on 2 cores)
-#   scripts/test.sh --release   release build (build/): C++ tests, Python tests
-#                               (CMake build and pip install), an outside
+#   scripts/test.sh --release   release build (build/): C++ tests, the brook
+#                               CLI's tests, Python tests (CMake build and pip
+#                               install), an outside
 #                               project against the installed library, and
 #                               smoke runs of the benchmarks
 #   scripts/test.sh --sanitize  the C++ tests under ASan + UBSan (build-asan/)
@@ -31,6 +32,10 @@ case "$1" in
 
     step "C++ tests"
     ctest --test-dir "$build" --output-on-failure -j"$jobs"
+
+    step "the brook command line against real nodes and journals (tests/cli)"
+    BROOK_CLI="$root/$build/tools/brook" PYTHONPATH="$root/$build/bindings/python" \
+      /usr/bin/python3 -m pytest -q tests/cli
 
     step "install, then build the examples as an outside project (find_package and pkg-config) and run them"
     stage="$root/$build/stage"

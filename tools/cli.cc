@@ -466,9 +466,123 @@ size_t Utf8Length(std::string_view s, size_t i) {
 
 }  // namespace
 
+bool IsUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8Length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+namespace {
+constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+}  // namespace
+
+std::string Base64Encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  const auto b = [&](size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = (b(i) << 16) | (b(i + 1) << 8) | b(i + 2);
+    for (int shift = 18; shift >= 0; shift -= 6) out += kBase64[(v >> shift) & 63];
+  }
+  const size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    const uint32_t v = (b(i) << 16) | (rest == 2 ? b(i + 1) << 8 : 0);
+    out += kBase64[(v >> 18) & 63];
+    out += kBase64[(v >> 12) & 63];
+    out += rest == 2 ? kBase64[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+Status Base64Decode(std::string_view text, std::string* out) {
+  out->clear();
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t i = 0;
+  for (; i < text.size() && text[i] != '='; ++i) {
+    const char* p = std::strchr(kBase64, text[i]);
+    if (!p || text[i] == '\0') return Status::InvalidArgument("not base64: unexpected character");
+    acc = (acc << 6) | static_cast<uint32_t>(p - kBase64);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      *out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  size_t pad = 0;
+  for (; i < text.size(); ++i, ++pad) {
+    if (text[i] != '=') return Status::InvalidArgument("not base64: data after '='");
+  }
+  if ((text.size() % 4) != 0 || pad > 2) return Status::InvalidArgument("not base64: bad length");
+  return Status::OK();
+}
+
+void AppendRecordContentJson(const RecordView& r, std::string* out) {
+  if (!r.key) {
+    *out += "\"key\":null";
+  } else if (IsUtf8(*r.key)) {
+    *out += "\"key\":";
+    AppendJsonString(*r.key, out);
+  } else {
+    *out += "\"key_base64\":\"";
+    *out += Base64Encode(*r.key);
+    *out += '"';
+  }
+  *out += ",\"headers\":{";
+  bool first = true, binary = false;
+  for (const Header* h = r.begin_headers(); h != r.end_headers(); ++h) {
+    if (!IsUtf8(h->name) || !IsUtf8(h->value)) {
+      binary = true;
+      continue;
+    }
+    if (!first) *out += ',';
+    first = false;
+    AppendJsonString(h->name, out);
+    *out += ':';
+    AppendJsonString(h->value, out);
+  }
+  *out += '}';
+  if (binary) {
+    *out += ",\"headers_base64\":{";
+    first = true;
+    for (const Header* h = r.begin_headers(); h != r.end_headers(); ++h) {
+      if (IsUtf8(h->name) && IsUtf8(h->value)) continue;
+      if (!first) *out += ',';
+      first = false;
+      *out += '"';
+      *out += Base64Encode(h->name);
+      *out += "\":\"";
+      *out += Base64Encode(h->value);
+      *out += '"';
+    }
+    *out += '}';
+  }
+  if (IsUtf8(r.payload)) {
+    *out += ",\"payload\":";
+    AppendJsonString(r.payload, out);
+  } else {
+    *out += ",\"payload_base64\":\"";
+    *out += Base64Encode(r.payload);
+    *out += '"';
+  }
+}
+
 std::string JsonString(std::string_view s) {
   std::string out;
-  out.reserve(s.size() + 2);
+  AppendJsonString(s, &out);
+  return out;
+}
+
+void AppendJsonString(std::string_view s, std::string* out_ptr) {
+  std::string& out = *out_ptr;
+  out.reserve(out.size() + s.size() + 2);
   out += '"';
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
@@ -504,13 +618,19 @@ std::string JsonString(std::string_view s) {
     }
   }
   out += '"';
-  return out;
 }
 
 void JsonObject::Key(std::string_view key) {
   if (body_.size() > 1) body_ += ',';
   body_ += JsonString(key);
   body_ += ':';
+}
+
+JsonObject& JsonObject::Members(std::string_view members) {
+  if (members.empty()) return *this;
+  if (body_.size() > 1) body_ += ',';
+  body_ += members;
+  return *this;
 }
 
 JsonObject& JsonObject::Str(std::string_view key, std::string_view value) {

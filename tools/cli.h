@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "brook/consumer.h"
+#include "brook/record.h"
 #include "brook/security.h"
 #include "brook/status.h"
 
@@ -108,9 +109,25 @@ Status ParseDurability(std::string_view text, Durability* out);
 
 // ----- Output.
 
-// JSON string literal of arbitrary bytes: valid UTF-8 passes through, other
-// bytes and control characters are escaped as \u00XX.
+// JSON string literal: valid UTF-8 passes through, control characters are
+// escaped. Meant for text; a byte that is not UTF-8 is escaped as \u00XX (a
+// different character), so records' bytes go through AppendRecordContentJson.
 std::string JsonString(std::string_view s);
+void AppendJsonString(std::string_view s, std::string* out);
+
+bool IsUtf8(std::string_view s);
+std::string Base64Encode(std::string_view bytes);
+// Errors: InvalidArgument (not base64).
+Status Base64Decode(std::string_view text, std::string* out);
+
+// A record's content as JSON object members (no braces, no leading comma),
+// the same in every command that prints records and what `brook produce
+// --json` reads back:
+//   "key":"..." (or null when keyless),"headers":{"name":"value",...},"payload":"..."
+// JSON strings are Unicode text, so bytes that are not UTF-8 go base64 instead:
+// "key_base64" and "payload_base64" replace "key" and "payload", and headers
+// whose name or value is not UTF-8 go in "headers_base64":{b64(name):b64(value)}.
+void AppendRecordContentJson(const RecordView& r, std::string* out);
 
 // One JSON object built field by field: {"a":1,"b":"x"}.
 class JsonObject {
@@ -122,6 +139,8 @@ class JsonObject {
   JsonObject& Null(std::string_view key);
   // `json` is already encoded JSON (an object, an array...).
   JsonObject& Raw(std::string_view key, std::string_view json);
+  // `members` is already encoded "key":value pairs, comma separated.
+  JsonObject& Members(std::string_view members);
   std::string Done() const { return body_ + "}"; }
 
  private:

@@ -36,8 +36,10 @@ CommandSpec ConsumeSpec() {
       "Default output: each record's payload and a newline. --json: one JSON object per\n"
       "record: {\"producer\", \"topic\", \"partition\", \"offset\", \"timestamp_ns\", "
       "\"timestamp\",\n"
-      "\"key\" (null or a string), \"headers\" ({name: value}), \"payload\"}; bytes that are not\n"
-      "UTF-8 are escaped as \\u00XX, one per byte.\n\n"
+      "\"key\" (null or a string), \"headers\" ({name: value}), \"payload\"}. JSON strings are\n"
+      "text, so bytes that are not UTF-8 go base64: \"key_base64\" and \"payload_base64\"\n"
+      "replace \"key\" and \"payload\", and such headers go in \"headers_base64\"\n"
+      "({base64 name: base64 value}). `brook produce --json` reads these lines back.\n\n"
       "By default it stops at the end: it asks every node for its high watermarks at the\n"
       "start and exits once every partition has been delivered up to them. --follow goes\n"
       "on with new records until Ctrl-C or SIGTERM.\n\n"
@@ -201,17 +203,8 @@ class Printer {
     out_ += std::to_string(r.timestamp_ns);
     out_ += ",\"timestamp\":\"";
     out_ += FormatTime(r.timestamp_ns);
-    out_ += "\",\"key\":";
-    out_ += r.key ? JsonString(*r.key) : "null";
-    out_ += ",\"headers\":{";
-    for (const Header* h = r.begin_headers(); h != r.end_headers(); ++h) {
-      if (h != r.begin_headers()) out_ += ',';
-      out_ += JsonString(h->name);
-      out_ += ':';
-      out_ += JsonString(h->value);
-    }
-    out_ += "},\"payload\":";
-    out_ += JsonString(r.payload);
+    out_ += "\",";
+    AppendRecordContentJson(r, &out_);
     out_ += "}\n";
   }
 

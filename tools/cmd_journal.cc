@@ -65,7 +65,8 @@ CommandSpec DumpSpec() {
       "One line per record: topic/partition@offset, time, key, headers and payload\n"
       "(bytes that are not printable UTF-8 shown as \\xNN). --json prints JSON lines with the\n"
       "fields of `brook consume --json`: producer, topic, partition, offset, timestamp_ns,\n"
-      "timestamp, key, headers, payload. Without --partition, partitions in turn.\n"
+      "timestamp, key, headers, payload (key_base64, headers_base64, payload_base64 for\n"
+      "bytes that are not UTF-8). Without --partition, partitions in turn.\n"
       "A damaged record is reported on stderr and skipped; the exit status is then 1.",
       {
           {"topic", "T", "the topic (required)"},
@@ -137,12 +138,9 @@ std::string RecordLine(const std::string& producer, const std::string& topic, ui
         .Num("offset", r.offset)
         .Int("timestamp_ns", r.timestamp_ns)
         .Str("timestamp", FormatTime(r.timestamp_ns));
-    if (r.key) {
-      o.Str("key", *r.key);
-    } else {
-      o.Null("key");
-    }
-    o.Raw("headers", HeadersJson(r)).Str("payload", r.payload);
+    std::string content;
+    AppendRecordContentJson(r, &content);
+    o.Members(content);
     return o.Done();
   }
   std::string line = topic + "/" + std::to_string(partition) + "@" + std::to_string(r.offset) +

@@ -45,7 +45,11 @@ CommandSpec ProduceSpec() {
       "With --json each line is an object (every field optional):\n"
       "  {\"key\": \"customer-7\", \"headers\": {\"source\": \"web\"}, \"payload\": \"...\", "
       "\"partition\": 2}\n"
-      "a non-string payload is published as its JSON text; \\u00XX escapes are bytes.\n"
+      "a non-string payload is published as its JSON text. Bytes that are not UTF-8 come\n"
+      "base64 in \"key_base64\", \"payload_base64\" and \"headers_base64\" ({base64 name:\n"
+      "base64 value}), as `brook consume --json` prints them. Its lines can be read back\n"
+      "as they are: their producer, topic, offset and timestamp fields are ignored (the\n"
+      "node gives each record its own) and its event lines are skipped, said on stderr.\n"
       "\n"
       "examples:\n"
       "  echo 'hello' | brook produce --config node.conf greetings\n"
@@ -85,6 +89,14 @@ class Sink {
   virtual ~Sink() = default;
   virtual Status Submit(Batch batch) = 0;
   virtual Status Finish() = 0;
+  // Blocks until `fd` is readable (or at its end), reporting the answers to
+  // what was submitted meanwhile: a line typed by hand gets its ack at once.
+  virtual Status WaitForInput(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    while (!StopRequested() && ::poll(&p, 1, 100) == 0) {
+    }
+    return Status::OK();
+  }
   std::function<void(const Batch&, const std::vector<RecordPosition>&)> on_ack;
 };
 
@@ -138,8 +150,33 @@ class IngestSink : public Sink {
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot send to " + endpoint_ + ": " + e.what());
     }
-    in_flight_.push_back(Pending{next_id_++, std::move(batch)});
+    in_flight_.push_back(Pending{next_id_++, std::chrono::steady_clock::now(), std::move(batch)});
     return Status::OK();
+  }
+
+  Status WaitForInput(int fd) override {
+    for (;;) {
+      pollfd input{fd, POLLIN, 0};
+      if (StopRequested() || ::poll(&input, 1, 0) != 0) return Status::OK();
+      if (!in_flight_.empty() &&
+          std::chrono::steady_clock::now() - in_flight_.front().sent >= timeout_) {
+        return NoAnswer(in_flight_.front());
+      }
+      zmq::pollitem_t items[2] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                                  {nullptr, fd, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(items, 2, std::chrono::milliseconds(100));
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        return Status::Unavailable("polling " + endpoint_ + ": " + e.what());
+      }
+      if (!(items[0].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t msg;
+      while (!in_flight_.empty() && socket_.recv(msg, zmq::recv_flags::dontwait)) {
+        Status s = Take(msg);
+        if (!s.ok()) return s;
+      }
+    }
   }
 
   Status Finish() override {
@@ -155,27 +192,30 @@ class IngestSink : public Sink {
 
   struct Pending {
     uint64_t id;
+    std::chrono::steady_clock::time_point sent;
     Batch batch;
   };
+
+  Status NoAnswer(const Pending& oldest) const {
+    return Status::Unavailable(
+        std::string(StopRequested() ? "interrupted" : "no answer") + " from " + endpoint_ +
+        " within " + FormatDuration(timeout_) +
+        (StopRequested() ? "" : ": is `brook node` running with this ingest endpoint?") +
+        " Records from input line " + std::to_string(oldest.batch.first_line) +
+        " on may not have been published.");
+  }
 
   // Waits for the answer to the oldest request in flight. The node answers
   // in commit order, which is request order.
   Status AwaitOne() {
-    Pending& oldest = in_flight_.front();
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    const size_t before = in_flight_.size();
     zmq::message_t msg;
-    for (;;) {
+    while (in_flight_.size() == before) {
       zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || StopRequested()) {
-        return Status::Unavailable(
-            std::string(StopRequested() ? "interrupted" : "no answer") + " from " + endpoint_ +
-            " within " + FormatDuration(timeout_) +
-            (StopRequested() ? "" : ": is `brook node` running with this ingest endpoint?") +
-            " Records from input line " + std::to_string(oldest.batch.first_line) +
-            " on may not have been published.");
-      }
+      if (left.count() <= 0 || StopRequested()) return NoAnswer(in_flight_.front());
       try {
         zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(100)));
         if (!(item.revents & ZMQ_POLLIN)) continue;
@@ -184,26 +224,39 @@ class IngestSink : public Sink {
         if (e.num() == EINTR) continue;
         return Status::Unavailable("receiving from " + endpoint_ + ": " + e.what());
       }
-      ingest::Answer answer;
-      Status s = ingest::DecodeAnswer(
-          std::string_view(static_cast<const char*>(msg.data()), msg.size()), &answer);
+      Status s = Take(msg);
       if (!s.ok()) return s;
-      if (answer.id != oldest.id) continue;  // an answer to a request of an earlier run
-      const uint64_t first = oldest.batch.first_line;
-      const uint64_t last = first + oldest.batch.records.size() - 1;
-      if (answer.kind == ingest::kKindError) {
-        return Status(answer.error.code(), std::string(answer.error.message()) + " (input lines " +
-                                               std::to_string(first) + ".." + std::to_string(last) +
-                                               " and after were not published)");
-      }
-      if (answer.positions.size() != oldest.batch.records.size()) {
-        return Status::Internal("the node acknowledged " + std::to_string(answer.positions.size()) +
-                                " records of " + std::to_string(oldest.batch.records.size()));
-      }
-      on_ack(oldest.batch, answer.positions);
-      in_flight_.pop_front();
-      return Status::OK();
     }
+    return Status::OK();
+  }
+
+  // One answer from the node: the oldest request's acknowledgement or error.
+  // The node answers in commit order, which is request order.
+  Status Take(const zmq::message_t& msg) {
+    Pending& oldest = in_flight_.front();
+    ingest::Answer answer;
+    Status s = ingest::DecodeAnswer(
+        std::string_view(static_cast<const char*>(msg.data()), msg.size()), &answer);
+    if (!s.ok()) return s;
+    if (answer.id != oldest.id) return Status::OK();  // to a request of an earlier run
+    const uint64_t first = oldest.batch.first_line;
+    const uint64_t last = first + oldest.batch.records.size() - 1;
+    if (answer.kind == ingest::kKindError) {
+      const std::string hint = answer.error.IsNotFound() && create_partitions_ == 0
+                                   ? "; give --partitions N to create the topic"
+                                   : "";
+      return Status(answer.error.code(), std::string(answer.error.message()) + hint +
+                                             " (input lines " + std::to_string(first) + ".." +
+                                             std::to_string(last) +
+                                             " and after were not published)");
+    }
+    if (answer.positions.size() != oldest.batch.records.size()) {
+      return Status::Internal("the node acknowledged " + std::to_string(answer.positions.size()) +
+                              " records of " + std::to_string(oldest.batch.records.size()));
+    }
+    on_ack(oldest.batch, answer.positions);
+    in_flight_.pop_front();
+    return Status::OK();
   }
 
   std::string endpoint_;
@@ -247,14 +300,19 @@ class LineParser {
   }
 
   // Adds the record of `line` (input line `number`) to `batch`.
-  Status Add(std::string line, uint64_t number, Batch* batch) {
-    batch->bytes += line.size();
+  // A `brook consume --json` event line adds nothing; *event gets its kind.
+  Status Add(std::string line, uint64_t number, Batch* batch, std::string* event) {
+    const size_t size = line.size();
     JsonRecord rec;
     if (json_) {
       Status s = ParseJsonRecord(line, &rec);
       if (!s.ok()) {
         return Status::InvalidArgument("input line " + std::to_string(number) + ": " +
                                        std::string(s.message()));
+      }
+      if (rec.event) {
+        *event = *rec.event;
+        return Status::OK();
       }
     } else {
       size_t cut = std::string::npos;
@@ -266,6 +324,7 @@ class LineParser {
         rec.payload = std::move(line);
       }
     }
+    batch->bytes += size;
     if (key_ && !rec.key) rec.key = key_;
     if (partition_ && !rec.partition) rec.partition = partition_;
     for (const auto& h : headers_) rec.headers.push_back(h);
@@ -443,8 +502,28 @@ int RunProduce(int argc, char** argv) {
     batch = Batch{};
     return r;
   };
+  // Adds `pending` as the next line; a bad line ends the input, but the
+  // lines before it are published, as the help promises.
+  const auto add_line = [&]() -> Status {
+    if (batch.parsed.empty()) batch.first_line = line_number + 1;
+    std::string event;
+    Status r = parser.Add(std::move(pending), ++line_number, &batch, &event);
+    pending.clear();
+    if (r.ok() && !event.empty()) {
+      std::fprintf(stderr,
+                   "brook produce: input line %llu is a \"%s\" event of `brook consume`, not a "
+                   "record: skipped\n",
+                   static_cast<unsigned long long>(line_number), event.c_str());
+      return flush();  // the next batch starts after it: acks keep their line numbers
+    }
+    if (r.ok()) return r;
+    Status flushed = flush();
+    return flushed.ok() ? r : flushed;
+  };
   bool eof = false;
   while (s.ok() && !eof && !StopRequested()) {
+    s = sink->WaitForInput(STDIN_FILENO);
+    if (!s.ok() || StopRequested()) break;
     const ssize_t n = ::read(STDIN_FILENO, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -454,9 +533,7 @@ int RunProduce(int argc, char** argv) {
     if (n == 0) {
       eof = true;
       if (!pending.empty()) {  // a last line without '\n'
-        if (batch.parsed.empty()) batch.first_line = line_number + 1;
-        s = parser.Add(std::move(pending), ++line_number, &batch);
-        pending.clear();
+        s = add_line();
       }
     } else {
       size_t start = 0;
@@ -465,9 +542,7 @@ int RunProduce(int argc, char** argv) {
         if (data[i] != '\n') continue;
         pending.append(data + start, i - start);
         start = i + 1;
-        if (batch.parsed.empty()) batch.first_line = line_number + 1;
-        s = parser.Add(std::move(pending), ++line_number, &batch);
-        pending.clear();
+        s = add_line();
         if (s.ok() && (batch.parsed.size() >= batch_limit || batch.bytes >= (1u << 20))) {
           s = flush();
         }

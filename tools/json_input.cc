@@ -1,5 +1,9 @@
 #include "tools/json_input.h"
 
+#include <set>
+
+#include "tools/cli.h"
+
 namespace brook::cli {
 
 namespace {
@@ -177,7 +181,7 @@ class JsonReader {
   }
 
   static void AppendCodePoint(uint32_t cp, std::string* out) {
-    if (cp < 0x100) {  // a byte (see json_input.h)
+    if (cp < 0x80) {
       *out += static_cast<char>(cp);
     } else if (cp < 0x800) {
       *out += static_cast<char>(0xC0 | (cp >> 6));
@@ -198,6 +202,15 @@ class JsonReader {
   size_t pos_ = 0;
 };
 
+Status Decode(const JsonReader& r, const std::string& text, const std::string& field,
+              std::string* out) {
+  std::string bytes;
+  Status s = Base64Decode(text, &bytes);
+  if (!s.ok()) return r.Error("\"" + field + "\": " + std::string(s.message()));
+  *out = std::move(bytes);
+  return Status::OK();
+}
+
 }  // namespace
 
 Status ParseJsonRecord(std::string_view line, JsonRecord* out) {
@@ -205,45 +218,72 @@ Status ParseJsonRecord(std::string_view line, JsonRecord* out) {
   JsonReader r(line);
   if (!r.Eat('{')) return r.Error("a record is a JSON object: {\"key\": ..., \"payload\": ...}");
   if (r.Eat('}')) return r.AtEnd() ? Status::OK() : r.Error("text after the object");
-  bool seen_key = false, seen_headers = false, seen_payload = false, seen_partition = false;
+  std::set<std::string> seen;
   do {
     std::string field;
     Status s = r.String(&field);
     if (!s.ok()) return s;
     if (!r.Eat(':')) return r.Error("expected ':' after \"" + field + "\"");
-    bool* seen = field == "key"         ? &seen_key
-                 : field == "headers"   ? &seen_headers
-                 : field == "payload"   ? &seen_payload
-                 : field == "partition" ? &seen_partition
-                                        : nullptr;
-    if (!seen) {
-      return r.Error("unknown field \"" + field + "\" (key, headers, payload, partition)");
+    if (out->event || field == "producer" || field == "topic" || field == "offset" ||
+        field == "timestamp_ns" || field == "timestamp") {
+      // Where a `brook consume --json` line's record was: the node it goes to
+      // gives it its own offset and time. And the rest of an event line.
+      std::string_view ignored;
+      s = r.RawValue(&ignored);
+      if (!s.ok()) return s;
+      continue;
     }
-    if (*seen) return r.Error("\"" + field + "\" given twice");
-    *seen = true;
-    if (field == "key") {
+    if (field == "event") {
+      std::string kind;
+      s = r.String(&kind);
+      if (!s.ok()) return s;
+      out->event = std::move(kind);
+      continue;
+    }
+    if (field != "key" && field != "key_base64" && field != "headers" &&
+        field != "headers_base64" && field != "payload" && field != "payload_base64" &&
+        field != "partition") {
+      return r.Error("unknown field \"" + field +
+                     "\" (key, key_base64, headers, headers_base64, payload, payload_base64, "
+                     "partition; ignored: producer, topic, offset, timestamp, timestamp_ns)");
+    }
+    if (!seen.insert(field).second) return r.Error("\"" + field + "\" given twice");
+    if ((field == "key" && seen.count("key_base64")) ||
+        (field == "key_base64" && seen.count("key")) ||
+        (field == "payload" && seen.count("payload_base64")) ||
+        (field == "payload_base64" && seen.count("payload"))) {
+      return r.Error("\"" + field + "\" and its other form given both");
+    }
+    if (field == "key" || field == "key_base64") {
       if (!r.Literal("null")) {
-        out->key.emplace();
-        s = r.String(&*out->key);
+        std::string text;
+        s = r.String(&text);
+        if (s.ok() && field == "key_base64") s = Decode(r, text, "key_base64", &text);
+        out->key = std::move(text);
       }
-    } else if (field == "headers") {
+    } else if (field == "headers" || field == "headers_base64") {
       if (!r.Literal("null")) {
-        if (!r.Eat('{')) return r.Error("\"headers\" is an object of strings");
+        if (!r.Eat('{')) return r.Error("\"" + field + "\" is an object of strings");
         if (!r.Eat('}')) {
           do {
             std::pair<std::string, std::string> h;
             s = r.String(&h.first);
             if (s.ok() && !r.Eat(':')) s = r.Error("expected ':'");
             if (s.ok()) s = r.String(&h.second);
+            if (s.ok() && field == "headers_base64") s = Decode(r, h.first, field, &h.first);
+            if (s.ok() && field == "headers_base64") s = Decode(r, h.second, field, &h.second);
             if (!s.ok()) return s;
             for (const auto& other : out->headers) {
               if (other.first == h.first) return r.Error("header \"" + h.first + "\" given twice");
             }
             out->headers.push_back(std::move(h));
           } while (r.Eat(','));
-          if (!r.Eat('}')) return r.Error("expected ',' or '}' in \"headers\"");
+          if (!r.Eat('}')) return r.Error("expected ',' or '}' in \"" + field + "\"");
         }
       }
+    } else if (field == "payload_base64") {
+      s = r.String(&out->payload);
+      if (s.ok()) s = Decode(r, out->payload, field, &out->payload);
     } else if (field == "payload") {
       if (r.Peek('"')) {
         s = r.String(&out->payload);

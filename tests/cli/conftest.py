@@ -57,8 +57,9 @@ def run(*args, input=None, timeout=DEFAULT_TIMEOUT, check=None):
 
 def spawn(*args, **kwargs):
     """Starts `brook ARGS...` in the background (stdout and stderr piped)."""
-    return subprocess.Popen([CLI, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, **kwargs)
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    kwargs.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen([CLI, *map(str, args)], **kwargs)
 
 
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
