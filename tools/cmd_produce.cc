@@ -140,17 +140,20 @@ class IngestSink : public Sink {
   }
 
   Status Submit(Batch batch) override {
-    while (in_flight_.size() >= kWindow) {
+    while (failed_.ok() && in_flight_.size() >= kWindow) {
       Status s = AwaitOne();
       if (!s.ok()) return s;
     }
+    if (!failed_.ok()) return failed_;
     ingest::EncodePublish(next_id_, topic_, create_partitions_, batch.records, &frame_);
     try {
       (void)socket_.send(zmq::buffer(frame_), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
       return Status::Unavailable("cannot send to " + endpoint_ + ": " + e.what());
     }
-    in_flight_.push_back(Pending{next_id_++, std::chrono::steady_clock::now(), std::move(batch)});
+    last_line_sent_ = batch.first_line + batch.records.size() - 1;
+    in_flight_.push_back(
+        Pending{next_id_++, std::chrono::steady_clock::now(), std::move(batch), false, {}});
     return Status::OK();
   }
 
@@ -176,15 +179,21 @@ class IngestSink : public Sink {
         Status s = Take(msg);
         if (!s.ok()) return s;
       }
+      if (!failed_.ok()) return failed_;
     }
   }
 
+  // Waits for every answer, so that what was acknowledged after a failure
+  // is still reported.
   Status Finish() override {
     while (!in_flight_.empty()) {
       Status s = AwaitOne();
       if (!s.ok()) return s;
     }
-    return Status::OK();
+    if (failed_.ok() || more_failures_ == 0) return failed_;
+    return Status(failed_.code(), std::string(failed_.message()) + "; " +
+                                      std::to_string(more_failures_) +
+                                      " later request(s) failed too");
   }
 
  private:
@@ -194,6 +203,8 @@ class IngestSink : public Sink {
     uint64_t id;
     std::chrono::steady_clock::time_point sent;
     Batch batch;
+    bool answered = false;
+    ingest::Answer answer;
   };
 
   Status NoAnswer(const Pending& oldest) const {
@@ -205,8 +216,7 @@ class IngestSink : public Sink {
         " on may not have been published.");
   }
 
-  // Waits for the answer to the oldest request in flight. The node answers
-  // in commit order, which is request order.
+  // Waits until the oldest request in flight is settled (Take).
   Status AwaitOne() {
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
     const size_t before = in_flight_.size();
@@ -230,32 +240,46 @@ class IngestSink : public Sink {
     return Status::OK();
   }
 
-  // One answer from the node: the oldest request's acknowledgement or error.
-  // The node answers in commit order, which is request order.
+  // One answer from the node. Acknowledgements come in commit order, which
+  // is request order, but a request the node rejects before publishing is
+  // answered at once: answers are kept until those before them are in.
   Status Take(const zmq::message_t& msg) {
-    Pending& oldest = in_flight_.front();
     ingest::Answer answer;
     Status s = ingest::DecodeAnswer(
         std::string_view(static_cast<const char*>(msg.data()), msg.size()), &answer);
     if (!s.ok()) return s;
-    if (answer.id != oldest.id) return Status::OK();  // to a request of an earlier run
-    const uint64_t first = oldest.batch.first_line;
-    const uint64_t last = first + oldest.batch.records.size() - 1;
-    if (answer.kind == ingest::kKindError) {
-      const std::string hint = answer.error.IsNotFound() && create_partitions_ == 0
-                                   ? "; give --partitions N to create the topic"
-                                   : "";
-      return Status(answer.error.code(), std::string(answer.error.message()) + hint +
-                                             " (input lines " + std::to_string(first) + ".." +
-                                             std::to_string(last) +
-                                             " and after were not published)");
+    for (Pending& p : in_flight_) {
+      if (p.id != answer.id) continue;
+      p.answered = true;
+      p.answer = std::move(answer);
+      break;
+    }  // no such request: an answer to a request of an earlier run
+    while (!in_flight_.empty() && in_flight_.front().answered) {
+      Pending& oldest = in_flight_.front();
+      const uint64_t first = oldest.batch.first_line;
+      const uint64_t last = first + oldest.batch.records.size() - 1;
+      if (oldest.answer.kind == ingest::kKindError) {
+        const Status& e = oldest.answer.error;
+        const std::string hint = e.IsNotFound() && create_partitions_ == 0
+                                     ? "; give --partitions N to create the topic"
+                                     : "";
+        if (failed_.ok()) {
+          failed_ = Status(e.code(), std::string(e.message()) + hint + " (input lines " +
+                                         std::to_string(first) + ".." + std::to_string(last) +
+                                         " were not published; no line after line " +
+                                         std::to_string(last_line_sent_) + " was read)");
+        } else {
+          ++more_failures_;
+        }
+      } else if (oldest.answer.positions.size() != oldest.batch.records.size()) {
+        return Status::Internal("the node acknowledged " +
+                                std::to_string(oldest.answer.positions.size()) + " records of " +
+                                std::to_string(oldest.batch.records.size()));
+      } else {
+        on_ack(oldest.batch, oldest.answer.positions);
+      }
+      in_flight_.pop_front();
     }
-    if (answer.positions.size() != oldest.batch.records.size()) {
-      return Status::Internal("the node acknowledged " + std::to_string(answer.positions.size()) +
-                              " records of " + std::to_string(oldest.batch.records.size()));
-    }
-    on_ack(oldest.batch, answer.positions);
-    in_flight_.pop_front();
     return Status::OK();
   }
 
@@ -268,6 +292,9 @@ class IngestSink : public Sink {
   std::string frame_;
   uint64_t next_id_ = 1;
   std::deque<Pending> in_flight_;
+  uint64_t last_line_sent_ = 0;
+  Status failed_;  // the first request the node refused
+  uint64_t more_failures_ = 0;
 };
 
 // Turns input lines into records per the options.

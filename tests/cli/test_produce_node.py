@@ -244,6 +244,27 @@ def test_produce_skips_consume_event_lines_and_keeps_line_numbers(node, brook_py
     assert [(r.partition, r.offset, r.payload) for r in got] == [(0, 0, b"one"), (0, 1, b"two")]
 
 
+def test_a_refused_request_is_reported_after_the_acks_before_it(node, brook_py):
+    """The node refuses a request at once (a partition that does not exist)
+    while earlier ones wait for their commit: produce still prints every ack
+    in order, names the refused line, and what it acknowledged is exactly
+    what the topic holds."""
+    n = node()
+    lines = [json.dumps({"payload": "r%d" % i, "partition": 99 if i == 30 else i % 3})
+             for i in range(60)]
+    res = run("produce", "--config", n.config, "orders", "--json", "--ack", "--batch", "1",
+              input="\n".join(lines) + "\n", check=1)
+    assert "input lines 31..31 were not published" in res.errtext, res.errtext
+    acks = res.json_lines()
+    acked_lines = [a["line"] for a in acks]
+    assert acked_lines == sorted(acked_lines) and 31 not in acked_lines
+    assert acked_lines[:30] == list(range(1, 31))
+    got = consume_all(brook_py, n.ready, "orders", len(acks), limit=10)
+    check_dense(got, 3)
+    assert sorted((r.partition, r.offset, r.payload) for r in got) == sorted(
+        (a["partition"], a["offset"], b"r%d" % (a["line"] - 1)) for a in acks)
+
+
 def test_produce_header_option_and_fixed_partition(node, brook_py):
     n = node()
     run("produce", "--config", n.config, "orders", "--header", "app=cli", "--header", "v=2",
