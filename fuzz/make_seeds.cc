@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <string>
@@ -23,6 +24,8 @@
 #include "fuzz/replay_fixture.h"
 #include "journal/record_format.h"
 #include "node/wire.h"
+#include "tools/cli.h"
+#include "tools/ingest.h"
 
 namespace {
 
@@ -438,6 +441,206 @@ void MsgpackSeeds(Corpus* c, const Seeds& requests) {
                             Lit("\x01\x02\x03\x04\x00\x02xy"));
 }
 
+// Records of every shape a publish request carries: keyless, empty and
+// binary keys, no/one/several headers, payloads empty, binary and past 255
+// bytes (bin 16), partitions unset, 0 and large.
+std::vector<RecordInput> PublishRecords() {
+  static const Header kOneHeader[] = {{"source", "web"}};
+  static const Header kThreeHeaders[] = {
+      {"type", "order"}, {"b", std::string_view("\x00\xff", 2)}, {"", ""}};
+  static const std::string kLongPayload(300, 'p');
+  std::vector<RecordInput> records(5);
+  records[0].key = "customer-7";
+  records[0].headers.assign(std::begin(kOneHeader), std::end(kOneHeader));
+  records[0].payload = "{\"order\":1}";
+  records[1].payload = "";
+  records[1].partition = 0;
+  records[2].key = std::string_view("");
+  records[2].headers.assign(std::begin(kThreeHeaders), std::end(kThreeHeaders));
+  records[2].payload = kLongPayload;
+  records[2].partition = 7;
+  records[3].key = std::string_view("\x00\x01\xfe\xff", 4);
+  records[3].payload = std::string_view("\x80\x00", 2);
+  records[4].key = "k";
+  records[4].payload = "v";
+  records[4].partition = std::numeric_limits<uint32_t>::max();
+  return records;
+}
+
+// The start of an ingest message: an array of n, then version, kind and id.
+std::string IngestStart(uint64_t n, uint64_t version, uint64_t kind, uint64_t id) {
+  std::string f;
+  brook::mp::Writer w(&f);
+  w.ArrayHeader(n);
+  w.Uint(version);
+  w.Uint(kind);
+  w.Uint(id);
+  return f;
+}
+
+void IngestSeeds(Corpus* c) {
+  auto& s = (*c)["ingest"];
+  namespace ingest = brook::ingest;
+  std::string f;
+  const std::vector<RecordInput> records = PublishRecords();
+  ingest::EncodePublish(1, "orders", 0, {records[0]}, &f);
+  s["publish-one"] = f;
+  ingest::EncodePublish(2, "orders", 0, records, &f);
+  s["publish-five"] = f;
+  ingest::EncodePublish(std::numeric_limits<uint64_t>::max(), std::string(255, 't'), 4,
+                        {records[2], records[3]}, &f);
+  s["publish-create-long-topic"] = f;
+  std::vector<RecordInput> many(20, records[4]);
+  ingest::EncodePublish(3, "t", 4096, many, &f);
+  s["publish-20-records"] = f;
+  std::vector<std::string> names;
+  for (int i = 0; i < 20; ++i) names.push_back("h" + std::to_string(i));
+  RecordInput headers;
+  for (const std::string& n : names) headers.headers.push_back({n, n});
+  ingest::EncodePublish(4, "t", 0, {headers}, &f);
+  s["publish-20-headers"] = f;
+
+  // Hand-made: wider forms than the encoder writes (array 16/32, uint 64,
+  // int 8/32, str 8, bin 16/32), which the decoder must accept.
+  f.clear();
+  f.push_back(static_cast<char>(0xdc));  // array 16 of 6
+  PutBE(&f, 6, 2);
+  f += Lit("\xd0\x01");  // version: int 8
+  f += Lit("\xcc\x01");  // kind: uint 8
+  f += Lit("\xcf");      // id: uint 64
+  PutBE(&f, 5, 8);
+  f += Lit("\xd9\x06orders");                      // topic: str 8
+  f += Lit("\xd2\x00\x00\x00\x02");                // create_partitions: int 32
+  f += Lit("\xdd\x00\x00\x00\x01");                // records: array 32 of 1
+  f += Lit("\xdc\x00\x04");                        // record: array 16 of 4
+  f += Lit("\xc5\x00\x03key");                     // key: bin 16
+  f += Lit("\xdd\x00\x00\x00\x01");                // headers: array 32 of 1
+  f += Lit("\x92\xc6\x00\x00\x00\x01n\xc4\x01v");  // [bin 32, bin 8]
+  f += Lit("\xc6\x00\x00\x00\x03pay");             // payload: bin 32
+  f += Lit("\xcd\x00\x01");                        // partition 1: uint 16
+  s["publish-non-minimal"] = f;
+  // Refused: another version (answered with the version error), no records,
+  // a byte after the message, a key that is a str.
+  s["publish-version-2"] = IngestStart(6, 2, ingest::kKindPublish, 6);
+  ingest::EncodePublish(7, "orders", 0, {}, &f);
+  s["publish-no-records"] = f;
+  ingest::EncodePublish(8, "orders", 0, {records[0]}, &f);
+  s["publish-trailing-byte"] = f + Lit("\xc0");
+  f = IngestStart(6, ingest::kVersion, ingest::kKindPublish, 9);
+  {
+    brook::mp::Writer w(&f);
+    w.Str("orders");
+    w.Uint(0);
+    w.ArrayHeader(1);
+    w.ArrayHeader(4);
+    w.Str("k");
+    w.ArrayHeader(0);
+    w.Bin("v");
+    w.Nil();
+  }
+  s["publish-str-key"] = f;
+
+  std::vector<brook::RecordPosition> positions = {
+      {0, 0, 0},
+      {7, 1'000'000, 1'700'000'000'000'000'000},
+      {std::numeric_limits<uint32_t>::max(), std::numeric_limits<uint64_t>::max(),
+       std::numeric_limits<int64_t>::max()}};
+  ingest::EncodeAck(2, positions, &f);
+  s["ack-three"] = f;
+  ingest::EncodeAck(1, {positions[1]}, &f);
+  s["ack-one"] = f;
+  ingest::EncodeAck(0, {}, &f);
+  s["ack-empty"] = f;
+  ingest::EncodeAck(3, std::vector<brook::RecordPosition>(20, positions[1]), &f);
+  s["ack-20"] = f;
+  ingest::EncodeError(4, brook::Status::NotFound("topic \"orders\" does not exist"), &f);
+  s["error-not-found"] = f;
+  ingest::EncodeError(5, brook::Status::InvalidArgument(std::string(300, 'm')), &f);
+  s["error-long-message"] = f;
+  ingest::EncodeError(6, brook::Status::Internal(""), &f);
+  s["error-internal-empty"] = f;
+  // Refused: an answer in version 2, error code 0 (OK) and 10 (unknown).
+  f = IngestStart(4, 2, ingest::kKindAck, 1);
+  brook::mp::Writer(&f).ArrayHeader(0);
+  s["ack-version-2"] = f;
+  for (const uint64_t code : {0, 10}) {
+    f = IngestStart(5, ingest::kVersion, ingest::kKindError, 1);
+    brook::mp::Writer w(&f);
+    w.Uint(code);
+    w.Str("m");
+    s["error-code-" + std::to_string(code)] = f;
+  }
+}
+
+// `brook produce --json` lines: each form of each field, the lines `brook
+// consume --json` writes (records with text and binary bytes, an event), and
+// a few the parser refuses.
+void JsonRecordSeeds(Corpus* c) {
+  auto& s = (*c)["json_record"];
+  s["text"] =
+      R"({"key": "customer-7", "headers": {"source": "web"}, "payload": "hello", "partition": 2})";
+  s["empty"] = "{}";
+  s["keyless"] = R"({"key":null,"headers":null,"payload":"x","partition":null})";
+  s["payload-object"] =
+      R"({"payload": {"order": 1, "items": [1, -2.5e+3, true, false, null, "x", {}, []]}})";
+  s["payload-number"] = R"({"key": "", "payload": 12})";
+  s["escapes"] = R"({"key": "a\"b\\c\/\b\f\n\r\t", "payload": "\u00e9\u20AC\ud83d\ude00\u0000"})";
+  s["base64"] =
+      R"({"key_base64": "AP8=", "headers_base64": {"AAE=": "/w==", "": ""}, "payload_base64": "3q2+7w=="})";
+  s["both-header-forms"] =
+      "{\"headers\": {\"a\": \"1\", \"b\": \"\"},\t\"headers_base64\": {\"/w==\": \"AA==\"}}\r\n";
+  s["partition-max"] = R"({"partition": 4294967295, "payload": "p"})";
+  s["ignored-fields"] =
+      R"({"producer": "a0", "topic": "t", "offset": 5, "timestamp_ns": 6, "timestamp": "x", "payload": "p"})";
+
+  // What `brook consume --json` writes (tools/cmd_consume.cc): position
+  // fields, then the record's content; base64 for bytes that are not UTF-8.
+  const std::string binary_key = Lit("\x00\xff\xfe");
+  const std::string binary_payload = Lit("\xde\xad\xbe\xef");
+  const std::vector<Header> headers = {
+      {"type", "order"}, {std::string_view("\xff", 1), "v"}, {"line", "a\nb\t\"c\" \xc3\xa9"}};
+  const auto consume_line = [&](std::optional<std::string_view> key, std::string_view payload) {
+    brook::RecordView r;
+    r.offset = 17;
+    r.timestamp_ns = 1'700'000'000'123'456'789;
+    r.key = key;
+    r.payload = payload;
+    r.headers_begin = headers.data();
+    r.header_count = headers.size();
+    std::string line = "{\"producer\":\"" + Producer().ToHex() +
+                       "\",\"topic\":\"orders\",\"partition\":3" +
+                       ",\"offset\":17,\"timestamp_ns\":" + std::to_string(r.timestamp_ns) +
+                       ",\"timestamp\":\"" + brook::cli::FormatTime(r.timestamp_ns) + "\",";
+    brook::cli::AppendRecordContentJson(r, &line);
+    return line + "}";
+  };
+  s["consume-text"] = consume_line("customer-7", "{\"order\":1}");
+  s["consume-binary"] = consume_line(std::string_view(binary_key), binary_payload);
+  s["consume-keyless"] = consume_line(std::nullopt, "");
+  s["consume-event"] = brook::cli::JsonObject()
+                           .Str("event", "skipped")
+                           .Str("producer", Producer().ToHex())
+                           .Str("topic", "orders")
+                           .Num("partition", 3)
+                           .Num("from", 10)
+                           .Num("to", 20)
+                           .Str("message", "records 10..19 were removed by retention")
+                           .Done();
+
+  // Refused: a field twice, a field in both forms, a header twice, not
+  // base64, an unknown field, a lone surrogate, a partition too large, a
+  // payload nested deeper than the parser's limit, text after the object.
+  s["bad-twice"] = R"({"payload": "a", "payload": "b"})";
+  s["bad-both-forms"] = R"({"key": "a", "key_base64": "YQ=="})";
+  s["bad-header-twice"] = R"({"headers": {"a": "1"}, "headers_base64": {"YQ==": "Mg=="}})";
+  s["bad-base64"] = R"({"payload_base64": "YQ="})";
+  s["bad-unknown-field"] = R"({"value": "x"})";
+  s["bad-lone-surrogate"] = R"({"key": "\ud800x"})";
+  s["bad-partition"] = R"({"partition": 4294967296})";
+  s["bad-nesting"] = "{\"payload\": " + std::string(70, '[') + std::string(70, ']') + "}";
+  s["bad-trailing"] = R"({"payload": "x"} x)";
+}
+
 // The replay target's input: a separator byte, then the frames joined by it.
 // The separator is a byte no frame contains, so a seed is what it says.
 std::string ReplayInput(const std::vector<std::string>& frames) {
@@ -483,7 +686,7 @@ bool WriteCorpus(const fs::path& root, const Corpus& corpus) {
         return false;
       }
     }
-    std::printf("%-8s %zu seeds\n", target.c_str(), seeds.size());
+    std::printf("%-11s %zu seeds\n", target.c_str(), seeds.size());
   }
   return true;
 }
@@ -503,5 +706,7 @@ int main(int argc, char** argv) {
   AnswerSeeds(&corpus);
   MsgpackSeeds(&corpus, corpus["request"]);
   ReplaySeeds(&corpus, corpus["request"]);
+  IngestSeeds(&corpus);
+  JsonRecordSeeds(&corpus);
   return WriteCorpus(argv[1], corpus) ? 0 : 1;
 }

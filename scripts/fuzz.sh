@@ -16,7 +16,7 @@ root=$(pwd)
 build=build-fuzz
 jobs=${JOBS:-2}
 seconds=${FUZZ_SECONDS:-20}
-all_targets=(live request answer records record msgpack replay)
+all_targets=(live request answer records record msgpack replay ingest json_record)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 bash scripts/install-deps.sh
@@ -86,7 +86,7 @@ for t in "${targets[@]}"; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]*' "$logs/$t.log" | tail -n 1)
-  line=$(printf '%-8s %9s runs  %6s exec/s  %s  corpus %s -> %s' "$t" "$runs" "$rate" "$cov" \
+  line=$(printf '%-11s %9s runs  %6s exec/s  %s  corpus %s -> %s' "$t" "$runs" "$rate" "$cov" \
     "$(find "fuzz/corpus/$t" -type f | wc -l)" "$(find "$corpus" -type f | wc -l)")
   echo "$line"
   summary+=("$line")
