@@ -153,6 +153,7 @@ Status DecodeAnswer(std::string_view frame, Answer* out) {
   mp::Reader r(frame);
   uint64_t n = 0, version = 0;
   out->positions.clear();
+  out->error = Status::OK();
   if (!r.ArrayHeader(&n) || n < 4) return Bad("expected an array of at least 4");
   if (!r.Uint(&version) || version != kVersion) {
     return Status::FailedPrecondition("the node answered in ingest protocol version " +

@@ -132,17 +132,40 @@ class JsonReader {
       }
     } else if (Literal("true") || Literal("false") || Literal("null")) {
     } else {
-      const size_t begin = pos_;
-      while (pos_ < in_.size() &&
-             std::string_view("+-0123456789.eE").find(in_[pos_]) != std::string_view::npos) {
-        ++pos_;
-      }
-      if (pos_ == begin) s = Error("expected a value");
+      s = Number();
     }
     if (!s.ok()) return s;
     *text = in_.substr(start, pos_ - start);
     while (!text->empty() && (text->front() == ' ' || text->front() == '\t'))
       text->remove_prefix(1);
+    return Status::OK();
+  }
+
+  // JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  Status Number() {
+    const auto digits = [this] {
+      const size_t begin = pos_;
+      while (pos_ < in_.size() && in_[pos_] >= '0' && in_[pos_] <= '9') ++pos_;
+      return pos_ - begin;
+    };
+    // No whitespace inside a number, so not Eat().
+    const auto take = [this](char c) {
+      if (pos_ >= in_.size() || in_[pos_] != c) return false;
+      ++pos_;
+      return true;
+    };
+    const size_t begin = pos_;
+    take('-');
+    const bool leading_zero = pos_ < in_.size() && in_[pos_] == '0';
+    const size_t whole = digits();
+    if (whole == 0) return Error(pos_ == begin ? "expected a value" : "expected a number");
+    if (leading_zero && whole > 1) return Error("a number has no leading zeros");
+    if (take('.') && digits() == 0) return Error("expected digits after '.'");
+    if (pos_ < in_.size() && (in_[pos_] == 'e' || in_[pos_] == 'E')) {
+      ++pos_;
+      if (pos_ < in_.size() && (in_[pos_] == '+' || in_[pos_] == '-')) ++pos_;
+      if (digits() == 0) return Error("expected digits in the exponent");
+    }
     return Status::OK();
   }
 
@@ -219,6 +242,7 @@ Status ParseJsonRecord(std::string_view line, JsonRecord* out) {
   if (!r.Eat('{')) return r.Error("a record is a JSON object: {\"key\": ..., \"payload\": ...}");
   if (r.Eat('}')) return r.AtEnd() ? Status::OK() : r.Error("text after the object");
   std::set<std::string> seen;
+  std::set<std::string> names;  // of headers, both forms
   do {
     std::string field;
     Status s = r.String(&field);
@@ -273,8 +297,8 @@ Status ParseJsonRecord(std::string_view line, JsonRecord* out) {
             if (s.ok() && field == "headers_base64") s = Decode(r, h.first, field, &h.first);
             if (s.ok() && field == "headers_base64") s = Decode(r, h.second, field, &h.second);
             if (!s.ok()) return s;
-            for (const auto& other : out->headers) {
-              if (other.first == h.first) return r.Error("header \"" + h.first + "\" given twice");
+            if (!names.insert(h.first).second) {
+              return r.Error("header \"" + h.first + "\" given twice");
             }
             out->headers.push_back(std::move(h));
           } while (r.Eat(','));
