@@ -49,6 +49,11 @@ struct BeaconSenderStats {
 // IP_MULTICAST_LOOP on (consumers on the producer's own host hear it) for a
 // multicast group. With an interface_address the socket is bound to it, which
 // makes broadcasts and multicasts leave through that interface.
+//
+// Keep one sender for as long as the producer runs under one epoch:
+// listeners know a producer by its source address and port, and a second
+// sender (a new port) with the same epoch is taken for a spoofer until the
+// first falls silent.
 class BeaconSender {
  public:
   // Validates the options (as if enabled) and opens the socket.
