@@ -29,6 +29,7 @@
 
 #include "brook/consumer.h"
 #include "node/curve.h"
+#include "node/discovery.h"
 #include "node/position_store.h"
 #include "node/wire.h"
 
@@ -57,8 +58,21 @@ ClientSecurity SecurityFor(const ConsumerOptions& o, const ProducerEndpoints& ep
 }
 
 Status ValidateOptions(const ConsumerOptions& o) {
-  if (o.producers.empty())
-    return Status::InvalidArgument("ConsumerOptions::producers is empty; name at least one");
+  if (o.producers.empty() && !o.discovery.enabled)
+    return Status::InvalidArgument(
+        "ConsumerOptions::producers is empty; name at least one, or turn discovery on");
+  if (o.discovery.enabled) {
+    Status s = ValidateDiscoveryOptions(o.discovery, "ConsumerOptions::discovery");
+    if (!s.ok()) return s;
+  }
+  if (!o.discovery_server_keys.empty() && !(o.discovery.enabled && o.security.enabled))
+    return Status::InvalidArgument(
+        "ConsumerOptions::discovery_server_keys is set but discovery or security is off; the "
+        "keys say which discovered producers to believe under CURVE");
+  for (const std::string& k : o.discovery_server_keys)
+    if (!IsValidKey(k))
+      return Status::InvalidArgument("ConsumerOptions::discovery_server_keys: '" + k.substr(0, 40) +
+                                     "' is not a CURVE public key (40 characters of Z85)");
   for (const ProducerEndpoints& p : o.producers)
     if (p.pub.empty() || p.replay.empty())
       return Status::InvalidArgument(
@@ -118,6 +132,8 @@ struct Stream {
 
 struct Peer {
   ProducerEndpoints endpoints;
+  bool discovered = false;  // found by discovery (else from ConsumerOptions::producers)
+  bool connected = true;    // false while a discovered producer is silent
   zmq::socket_t sub;
   zmq::socket_t dealer;
   // PAIR sockets receiving the handshake events of sub and dealer.
@@ -195,6 +211,12 @@ class ConsumerImpl final : public Consumer {
   zmq::socket_t Monitor(zmq::socket_t& socket, const char* role);
   void HandleMonitorEvent(Peer& peer, bool dealer, const zmq::message_t& event);
   void Reconnect(Peer& peer);
+  // A peer with its sockets, connected to `ep` (throws zmq::error_t).
+  Status AddPeer(const ProducerEndpoints& ep, Peer** out);
+  void ConnectPeer(Peer& peer);
+  void DisconnectPeer(Peer& peer);
+  void DrainDiscovery();
+  void OnDiscovery(const DiscoveryEvent& e);
   // Queues batch records from `first` on that are at or above s.next.
   void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
   // `stream`: the stream the event is about, for its position (may be null).
@@ -245,6 +267,11 @@ class ConsumerImpl final : public Consumer {
 
   int event_fd_ = -1;  // readable while queue_ is not empty
 
+  // Discovery (I/O thread after Init): producer id (hex) -> its peer.
+  std::unique_ptr<BeaconListener> listener_;
+  std::map<std::string, Peer*> discovered_;
+  std::atomic<uint64_t> producers_discovered_{0}, beacons_dropped_{0};
+
   // The callback form (Start).
   std::thread runner_;
   std::atomic<bool> runner_stop_{false};
@@ -266,36 +293,60 @@ Status ConsumerImpl::Init() {
     Status s = PositionStore::Open(options_.state_dir, options_.name, &store_);
     if (!s.ok()) return s;
   }
-  try {
-    for (const ProducerEndpoints& ep : options_.producers) {
-      auto peer = std::make_unique<Peer>();
-      peer->endpoints = ep;
-      const ClientSecurity security = SecurityFor(options_, ep);
-      peer->sub = zmq::socket_t(ctx_, zmq::socket_type::sub);
-      Status s = ApplyClient(peer->sub, security);
-      if (!s.ok()) return s;
-      peer->sub_monitor = Monitor(peer->sub, "sub");
-      peer->sub.set(zmq::sockopt::rcvhwm, options_.sub_high_water_mark);
-      peer->sub.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
-      peer->sub.set(zmq::sockopt::linger, 0);
-      for (const std::string& t : options_.topics)
-        peer->sub.set(zmq::sockopt::subscribe, t + std::string(1, '\0'));
-      peer->sub.connect(ep.pub);
-      peer->dealer = zmq::socket_t(ctx_, zmq::socket_type::dealer);
-      s = ApplyClient(peer->dealer, security);
-      if (!s.ok()) return s;
-      peer->dealer_monitor = Monitor(peer->dealer, "dealer");
-      peer->dealer.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
-      peer->dealer.set(zmq::sockopt::linger, 0);
-      peer->dealer.connect(ep.replay);
-      peers_.push_back(std::move(peer));
+  for (const ProducerEndpoints& ep : options_.producers) {
+    Peer* peer = nullptr;
+    Status s = AddPeer(ep, &peer);
+    if (!s.ok()) return s;
+  }
+  if (options_.discovery.enabled) {
+    std::vector<std::string> keys;
+    if (options_.security.enabled) {
+      keys = options_.discovery_server_keys;
+      if (!options_.security.server_public_key.empty())
+        keys.push_back(options_.security.server_public_key);
+      for (const ProducerEndpoints& ep : options_.producers)
+        if (!ep.server_public_key.empty()) keys.push_back(ep.server_public_key);
+      if (keys.empty())
+        return Status::InvalidArgument(
+            "ConsumerOptions::discovery with security on needs the public keys of the producers "
+            "to follow: set discovery_server_keys (or security.server_public_key)");
     }
-  } catch (const zmq::error_t& e) {
-    return Status::InvalidArgument(std::string("cannot connect to a producer endpoint: ") +
-                                   e.what());
+    Status s = BeaconListener::Open(options_.discovery, keys, &listener_);
+    if (!s.ok()) return s;
   }
   for (auto& p : peers_) SendDescribe(*p);
   io_ = std::thread([this] { Loop(); });
+  return Status::OK();
+}
+
+Status ConsumerImpl::AddPeer(const ProducerEndpoints& ep, Peer** out) {
+  auto peer = std::make_unique<Peer>();
+  peer->endpoints = ep;
+  const ClientSecurity security = SecurityFor(options_, ep);
+  try {
+    peer->sub = zmq::socket_t(ctx_, zmq::socket_type::sub);
+    Status s = ApplyClient(peer->sub, security);
+    if (!s.ok()) return s;
+    peer->sub_monitor = Monitor(peer->sub, "sub");
+    peer->sub.set(zmq::sockopt::rcvhwm, options_.sub_high_water_mark);
+    peer->sub.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    peer->sub.set(zmq::sockopt::linger, 0);
+    for (const std::string& t : options_.topics)
+      peer->sub.set(zmq::sockopt::subscribe, t + std::string(1, '\0'));
+    peer->dealer = zmq::socket_t(ctx_, zmq::socket_type::dealer);
+    s = ApplyClient(peer->dealer, security);
+    if (!s.ok()) return s;
+    peer->dealer_monitor = Monitor(peer->dealer, "dealer");
+    peer->dealer.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
+    peer->dealer.set(zmq::sockopt::linger, 0);
+    peer->sub.connect(ep.pub);
+    peer->dealer.connect(ep.replay);
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidArgument("cannot connect to the producer at " + ep.pub + " / " +
+                                   ep.replay + ": " + e.what());
+  }
+  *out = peer.get();
+  peers_.push_back(std::move(peer));
   return Status::OK();
 }
 
@@ -517,6 +568,8 @@ ConsumerStats ConsumerImpl::stats() const {
   s.duplicates_dropped = duplicates_;
   s.malformed_messages = malformed_;
   s.handshakes_failed = handshakes_failed_;
+  s.producers_discovered = producers_discovered_;
+  s.beacons_dropped = beacons_dropped_;
   return s;
 }
 
@@ -540,14 +593,17 @@ void ConsumerImpl::Loop() {
         items.push_back({p->dealer_monitor.handle(), 0, ZMQ_POLLIN, 0});
       }
     }
+    const size_t peer_items = items.size();
+    if (listener_) items.push_back({nullptr, listener_->fd(), ZMQ_POLLIN, 0});
     try {
-      if (items.empty()) {
+      if (peer_items == 0) {
         // Full: read nothing until Poll makes room (ZeroMQ drops live
         // messages meanwhile; they are replayed later).
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (listener_) DrainDiscovery();
       } else {
         zmq::poll(items.data(), items.size(), kMaxPollWait);
-        for (size_t i = 0; i < items.size(); ++i) {
+        for (size_t i = 0; i < peer_items; ++i) {
           if (!(items[i].revents & ZMQ_POLLIN)) continue;
           Peer& peer = *peers_[i / 4];
           if (i % 4 >= 2) {
@@ -579,6 +635,10 @@ void ConsumerImpl::Loop() {
             }
           }
         }
+        // After the peers' items: discovery may add peers.
+        if (listener_ && ((items[peer_items].revents & ZMQ_POLLIN) ||
+                          Clock::now() >= listener_->next_deadline()))
+          DrainDiscovery();
       }
       CheckDeadlines();
     } catch (const zmq::error_t& e) {
@@ -712,9 +772,99 @@ void ConsumerImpl::Reconnect(Peer& peer) {
     }
     socket.connect(endpoint);
   };
+  if (!peer.connected) return;  // silent; connected again when heard
   if (peer.reconnect_sub) again(peer.sub, peer.endpoints.pub);
   if (peer.reconnect_dealer) again(peer.dealer, peer.endpoints.replay);
   peer.reconnect_sub = peer.reconnect_dealer = false;
+}
+
+void ConsumerImpl::ConnectPeer(Peer& peer) {
+  peer.sub.connect(peer.endpoints.pub);
+  peer.dealer.connect(peer.endpoints.replay);
+  peer.connected = true;
+  peer.reconnect_sub = peer.reconnect_dealer = false;
+}
+
+void ConsumerImpl::DisconnectPeer(Peer& peer) {
+  // ENOENT (libzmq dropped it already) is fine.
+  (void)zmq_disconnect(peer.sub.handle(), peer.endpoints.pub.c_str());
+  (void)zmq_disconnect(peer.dealer.handle(), peer.endpoints.replay.c_str());
+  peer.connected = false;
+}
+
+void ConsumerImpl::DrainDiscovery() {
+  std::vector<DiscoveryEvent> events;
+  listener_->Drain(Clock::now(), &events);
+  for (const DiscoveryEvent& e : events) OnDiscovery(e);
+  const BeaconListenerStats st = listener_->stats();
+  beacons_dropped_ = st.wrong_version + st.garbage + st.malformed + st.oversized + st.key_missing +
+                     st.key_not_allowed + st.spoofed + st.unreachable + st.over_limit;
+}
+
+void ConsumerImpl::OnDiscovery(const DiscoveryEvent& e) {
+  const DiscoveredProducer& d = e.producer;
+  const std::string id = d.id.ToHex();
+  auto known = discovered_.find(id);
+  Peer* peer = known == discovered_.end() ? nullptr : known->second;
+  if (e.kind == DiscoveryEvent::Kind::kSilent) {
+    if (peer && peer->discovered && peer->connected) {
+      DisconnectPeer(*peer);
+      Log(LogLevel::kWarning, "producer " + id + " at " + peer->endpoints.replay +
+                                  " fell silent (no beacon for " +
+                                  std::to_string(options_.discovery.silence_timeout.count()) +
+                                  " ms): disconnected; its streams resume when it is heard again");
+    }
+    return;
+  }
+  bool wanted = false;
+  for (const DiscoveredTopic& t : d.topics) wanted |= topics_.count(t.name) > 0;
+  if (!wanted && !peer) return;  // none of this consumer's topics (yet)
+  ProducerEndpoints ep;
+  ep.pub = d.pub_endpoint;
+  ep.replay = d.replay_endpoint;
+  ep.server_public_key = options_.security.enabled ? d.server_public_key : std::string();
+  if (!peer) {
+    // A producer this consumer already follows at those endpoints: one named
+    // in ConsumerOptions::producers, or one whose journal was replaced (a new
+    // id behind the same endpoints, which its describe answer reports).
+    for (auto& p : peers_) {
+      if (p->endpoints.replay == ep.replay) {
+        peer = p.get();
+        break;
+      }
+    }
+    if (peer) {
+      for (auto it = discovered_.begin(); it != discovered_.end();)
+        it = it->second == peer ? discovered_.erase(it) : std::next(it);
+      discovered_[id] = peer;
+    }
+  }
+  if (!peer) {
+    Status s = AddPeer(ep, &peer);
+    if (!s.ok()) {
+      Log(LogLevel::kError, "cannot follow discovered producer " + id + ": " + s.ToString());
+      return;
+    }
+    peer->discovered = true;
+    discovered_[id] = peer;
+    ++producers_discovered_;
+    Log(LogLevel::kInfo, "discovered producer " + id + " at " + ep.pub + " / " + ep.replay);
+    SendDescribe(*peer);
+    return;
+  }
+  const bool moved =
+      peer->discovered && (peer->endpoints.pub != ep.pub || peer->endpoints.replay != ep.replay);
+  if (!peer->connected || moved) {
+    if (peer->connected) DisconnectPeer(*peer);
+    if (peer->discovered) peer->endpoints = ep;
+    ConnectPeer(*peer);
+    ++producers_discovered_;
+    Log(LogLevel::kInfo, "producer " + id + " heard again at " + peer->endpoints.pub + " / " +
+                             peer->endpoints.replay + ": reconnected");
+    SendDescribe(*peer);
+    return;
+  }
+  if (e.changes & (DiscoveryEvent::kTopics | DiscoveryEvent::kEpoch)) SendDescribe(*peer);
 }
 
 void ConsumerImpl::CheckDeadlines() {

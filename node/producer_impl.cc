@@ -18,6 +18,7 @@
 
 #include "brook/producer.h"
 #include "node/curve.h"
+#include "node/discovery.h"
 #include "node/wire.h"
 #include "node/zap_handler.h"
 
@@ -79,6 +80,10 @@ Status ValidateOptions(const ProducerOptions& o) {
     return Status::InvalidArgument("ProducerOptions::max_fetches_per_peer must be positive");
   if (o.max_request_bytes < 256)
     return Status::InvalidArgument("ProducerOptions::max_request_bytes must be at least 256");
+  if (o.discovery.enabled) {
+    Status s = ValidateDiscoveryOptions(o.discovery, "ProducerOptions::discovery");
+    if (!s.ok()) return s;
+  }
   return ValidateServerSecurity(o.security, "ProducerOptions::security");
 }
 
@@ -140,6 +145,8 @@ class ProducerImpl final : public Producer {
   void SendError(const std::string& peer, uint64_t id, ErrorCode code, std::string_view message,
                  const Watermarks& w = Watermarks{}, uint64_t lost_from = 0);
   void SendHeartbeats();
+  // One round of discovery beacons (server thread).
+  void SendBeacons();
   void Log(LogLevel level, const std::string& msg) const {
     if (options_.logger) options_.logger(level, msg);
   }
@@ -166,7 +173,10 @@ class ProducerImpl final : public Producer {
   bool closed_ = false;
 
   std::atomic<uint64_t> records_published_{0}, live_messages_{0}, heartbeats_{0},
-      replay_requests_{0}, replay_pages_{0}, replay_records_{0}, rejected_requests_{0};
+      replay_requests_{0}, replay_pages_{0}, replay_records_{0}, rejected_requests_{0},
+      beacon_rounds_{0}, beacon_errors_{0};
+  std::unique_ptr<BeaconSender> beacons_;  // server thread, after Init
+  Clock::time_point beacon_error_logged_;
 };
 
 Status ProducerImpl::Bind(zmq::socket_t& socket, const std::string& endpoint, const char* option,
@@ -208,6 +218,10 @@ Status ProducerImpl::Init() {
   s = Bind(pub_, options_.pub_endpoint, "pub_endpoint", &pub_endpoint_);
   if (s.ok()) s = Bind(router_, options_.replay_endpoint, "replay_endpoint", &replay_endpoint_);
   if (!s.ok()) return s;
+  if (options_.discovery.enabled) {
+    s = BeaconSender::Open(options_.discovery, &beacons_);
+    if (!s.ok()) return s;
+  }
   journal_->SetCommitListener([this](const CommittedRange& r) { OnCommit(r); });
   server_ = std::thread([this] { ServerLoop(); });
   return Status::OK();
@@ -306,6 +320,8 @@ ProducerStats ProducerImpl::stats() const {
   s.replay_pages = replay_pages_;
   s.replay_records = replay_records_;
   s.rejected_requests = rejected_requests_;
+  s.beacon_rounds = beacon_rounds_;
+  s.beacon_errors = beacon_errors_;
   if (zap_) {
     s.handshakes_admitted = zap_->admitted();
     s.handshakes_refused = zap_->refused();
@@ -318,12 +334,17 @@ ProducerStats ProducerImpl::stats() const {
 
 void ProducerImpl::ServerLoop() {
   auto next_heartbeat = Clock::now();
+  auto next_beacon = beacons_ ? Clock::now() : Clock::time_point::max();
   std::vector<zmq::message_t> parts;
   while (!stop_) {
     const auto now = Clock::now();
     if (now >= next_heartbeat) {
       SendHeartbeats();
       next_heartbeat = now + options_.heartbeat_interval;
+    }
+    if (now >= next_beacon) {
+      SendBeacons();
+      next_beacon = now + options_.discovery.interval;
     }
     // Serve one page of every fetch that has credit, round-robin, so one
     // peer's large fetch never starves another's.
@@ -346,8 +367,8 @@ void ProducerImpl::ServerLoop() {
         ++it;
       }
     }
-    auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat - Clock::now());
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::min(next_heartbeat, next_beacon) - Clock::now());
     if (has_work) wait = std::chrono::milliseconds(0);
     wait = std::max(std::chrono::milliseconds(0),
                     std::min(wait, std::chrono::milliseconds(kMaxPollWait)));
@@ -592,6 +613,34 @@ void ProducerImpl::SendHeartbeats() {
       Log(LogLevel::kWarning, std::string("heartbeat not sent: ") + e.what());
     }
   }
+}
+
+void ProducerImpl::SendBeacons() {
+  BeaconState state;
+  state.id = journal_->producer_id();
+  state.epoch = journal_->epoch();
+  state.pub_endpoint = pub_endpoint_;
+  state.replay_endpoint = replay_endpoint_;
+  if (options_.security.enabled) state.server_public_key = options_.security.server.public_key;
+  for (const TopicInfo& t : journal_->ListTopics()) {
+    DiscoveredTopic topic;
+    topic.name = t.name;
+    topic.partitions.resize(t.config.partitions);
+    bool ok = true;
+    for (uint32_t p = 0; p < t.config.partitions && ok; ++p)
+      ok = journal_->GetWatermarks(t.name, p, &topic.partitions[p]).ok();
+    if (ok) state.topics.push_back(std::move(topic));
+  }
+  Status s = beacons_->Send(state);
+  if (s.ok()) {
+    ++beacon_rounds_;
+    return;
+  }
+  ++beacon_errors_;
+  const auto now = Clock::now();
+  if (now - beacon_error_logged_ < std::chrono::seconds(60)) return;
+  beacon_error_logged_ = now;
+  Log(LogLevel::kWarning, "discovery beacons not sent: " + s.ToString());
 }
 
 }  // namespace

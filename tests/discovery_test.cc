@@ -63,27 +63,11 @@ int BoundUdp(const std::string& ip, uint16_t port, int reuse_option = 0) {
   return fd;
 }
 
-// A UDP port free a moment ago on 127.0.0.1.
-uint16_t FreeUdpPort() {
-  const int fd = BoundUdp("127.0.0.1", 0);
-  sockaddr_in a{};
-  socklen_t len = sizeof a;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using test::FreeUdpPort;
+using test::LoopbackDiscovery;
 
 DiscoveryOptions LoopbackOptions(uint16_t port, const std::string& cluster = "test") {
-  DiscoveryOptions o;
-  o.enabled = true;
-  o.cluster = cluster;
-  o.address = "127.255.255.255";
-  o.bind_address = "127.255.255.255";
-  o.interface_address = "127.0.0.1";
-  o.port = port;
-  o.interval = 50ms;
-  o.silence_timeout = 400ms;
-  return o;
+  return LoopbackDiscovery(port, cluster);
 }
 
 ProducerId Id(uint8_t seed) {

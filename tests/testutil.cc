@@ -1,7 +1,10 @@
 #include "tests/testutil.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,6 +120,34 @@ int KillAndReap(ChildProcess* child, std::string* drained) {
   child->pid = -1;
   child->stdout_fd = -1;
   return status;
+}
+
+uint16_t FreeUdpPort() {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  uint16_t port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+DiscoveryOptions LoopbackDiscovery(uint16_t port, const std::string& cluster) {
+  DiscoveryOptions o;
+  o.enabled = true;
+  o.cluster = cluster;
+  o.address = "127.255.255.255";
+  o.bind_address = "127.255.255.255";
+  o.interface_address = "127.0.0.1";
+  o.port = port;
+  o.interval = std::chrono::milliseconds(50);
+  o.silence_timeout = std::chrono::milliseconds(400);
+  return o;
 }
 
 }  // namespace brook::test

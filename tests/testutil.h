@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "brook/discovery.h"
 #include "brook/journal.h"
 #include "brook/status.h"
 
@@ -79,6 +80,13 @@ bool WaitReadable(int fd, int timeout_ms);
 // Sends SIGKILL, reads what the child wrote before it died into *drained (if
 // given), closes the pipe and reaps the child. Returns the wait status.
 int KillAndReap(ChildProcess* child, std::string* drained = nullptr);
+
+// A UDP port that was free on 127.0.0.1 a moment ago (0 if none could be had).
+uint16_t FreeUdpPort();
+
+// Discovery on the loopback broadcast address (nothing leaves the host), with
+// short intervals: beacons every 50 ms, silent after 400 ms.
+DiscoveryOptions LoopbackDiscovery(uint16_t port, const std::string& cluster = "test");
 
 }  // namespace brook::test
 

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "brook/discovery.h"
 #include "brook/export.h"
 #include "brook/options.h"
 #include "brook/record.h"
@@ -83,7 +84,7 @@ struct StartPosition {
 };
 
 struct ConsumerOptions {
-  // The producers to follow (at least one).
+  // The producers to follow: at least one, unless discovery is on.
   std::vector<ProducerEndpoints> producers;
   // Topics to follow, all partitions (at least one).
   std::vector<std::string> topics;
@@ -124,6 +125,21 @@ struct ConsumerOptions {
   // error, counted in ConsumerStats::handshakes_failed and tried again every
   // few seconds. Default: off, plain TCP.
   ClientSecurity security;
+
+  // LAN discovery (brook/discovery.h, docs/DISCOVERY.md): besides
+  // `producers`, follow every producer of discovery.cluster whose beacons
+  // announce one of `topics`, including producers that appear later. A
+  // producer silent for discovery.silence_timeout is disconnected; its
+  // streams keep their positions and resume when it is heard again. A
+  // discovered producer at the same replay endpoint as one in `producers`
+  // is that one (give endpoints as the producer announces them, e.g. an IP
+  // address, not a host name). Default: off.
+  DiscoveryOptions discovery;
+  // With security on, the public keys (Z85) of the producers discovery may
+  // follow: a beacon is believed only when it carries one of these, the
+  // security.server_public_key or a producers[i].server_public_key, and
+  // that key is pinned in the handshake with the producer it names.
+  std::vector<std::string> discovery_server_keys;
 
   Logger logger;
 };
@@ -171,6 +187,11 @@ struct ConsumerStats {
   // refused this consumer's key, or one side runs CURVE and the other not,
   // or the pinned server key is not the producer's (the log says which).
   uint64_t handshakes_failed = 0;
+  // With discovery on: producers found (each time one appears, or comes
+  // back after falling silent), and beacons dropped (another cluster's do
+  // not count; docs/DISCOVERY.md lists the reasons).
+  uint64_t producers_discovered = 0;
+  uint64_t beacons_dropped = 0;
 };
 
 // How far a stream's processing is behind its producer.

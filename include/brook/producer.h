@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "brook/discovery.h"
 #include "brook/export.h"
 #include "brook/journal.h"
 #include "brook/options.h"
@@ -70,6 +71,13 @@ struct ProducerOptions {
   // endpoints reads everything.
   ServerSecurity security;
 
+  // LAN discovery (brook/discovery.h, docs/DISCOVERY.md): when enabled, the
+  // producer announces its id, epoch, endpoints (as bound; a wildcard host is
+  // replaced by the beacon's source address on the consumer's side), its
+  // public key when security is on, and every topic's watermarks, every
+  // discovery.interval. Default: off.
+  DiscoveryOptions discovery;
+
   // Diagnostics (see Logger). Default: nowhere.
   Logger logger;
 };
@@ -87,6 +95,10 @@ struct ProducerStats {
   // refused (a consumer makes two connections, live and replay).
   uint64_t handshakes_admitted = 0;
   uint64_t handshakes_refused = 0;
+  // With discovery on: rounds of beacons sent whole, and rounds that failed
+  // (the log says why).
+  uint64_t beacon_rounds = 0;
+  uint64_t beacon_errors = 0;
 };
 
 // The outcome of one asynchronous publish.
