@@ -503,6 +503,13 @@ Status JournalImpl::CreateTopicOnWriter(const std::string& name, const TopicConf
   PutU64BE(rec + 21, config.retention.max_records);
   PutU64BE(rec + 29, static_cast<uint64_t>(Now()));
   MDB_val k = Val(name), v = Val(rec, sizeof rec);
+  if (existing) {
+    // Creating an existing topic again (a node's config at every start)
+    // updates its retention; it was created when it was first created.
+    MDB_val old;
+    if (mdb_get(txn, topics_dbi_, &k, &old) == 0 && old.mv_size >= sizeof rec)
+      std::memcpy(rec + 29, static_cast<const char*>(old.mv_data) + 29, 8);
+  }
   rc = mdb_put(txn, topics_dbi_, &k, &v, 0);
   std::unique_ptr<Topic> topic;
   if (rc == 0 && !existing) {

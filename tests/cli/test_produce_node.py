@@ -382,6 +382,25 @@ def test_node_stop_during_produce_loses_no_acknowledged_record(node, brook_py, t
         n2.kill()
 
 
+def test_a_restarted_node_keeps_its_topics_creation_time(tmp_path):
+    """The config creates its topics at every start: that updates retention
+    but not when the topic was created."""
+    config = write_config(tmp_path, "[topic orders]\npartitions = 2\n")
+
+    def created():
+        stats = json.loads(run("journal", "stats", str(tmp_path / "journal"), "--json",
+                               check=0).text)
+        return {t["name"]: t["created_ns"] for t in stats["topics"]}
+
+    n = Node(config)
+    assert n.stop() == 0
+    first = created()
+    time.sleep(0.05)
+    n = Node(config)
+    assert n.stop() == 0
+    assert created() == first
+
+
 def test_node_config_errors(tmp_path):
     bad = tmp_path / "bad.conf"
     bad.write_text("journal = j\npub = tcp://127.0.0.1:0\nreplay = tcp://127.0.0.1:0\nspeed = 11\n")
