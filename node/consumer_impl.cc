@@ -160,6 +160,13 @@ struct Delivery {
   uint64_t epoch = 0;  // the stream's epoch when queued
   std::optional<ConsumerEvent> event;
   const StreamId* event_stream = nullptr;  // the stream an event is about
+  // A stream's start position, decided without a stored one: stored as the
+  // stream's position once Poll takes it, so that the next run of a named
+  // consumer starts there even if no record came (else a run that started
+  // at `latest` and got nothing would start at `latest` again, missing what
+  // was published in between).
+  bool start = false;
+  uint64_t start_next = 0;
 };
 
 class ConsumerImpl final : public Consumer {
@@ -221,6 +228,8 @@ class ConsumerImpl final : public Consumer {
   void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
   // `stream`: the stream the event is about, for its position (may be null).
   void QueueEvent(ConsumerEvent e, const Stream* stream);
+  // Queues s's start position for the position store (named consumers).
+  void QueueStart(const Stream& s);
   // Queues a delivery and makes fd() readable (mu_ held).
   void PushLocked(Delivery d);
   // The producer's high watermark as known for `s`, for lag().
@@ -488,6 +497,12 @@ Status ConsumerImpl::PollImpl(const PollHandler& handler, size_t max_records,
         processed_[d.event_stream] =
             PositionStore::Entry{d.event->stream, PositionStore::Position{next, d.epoch}};
       }
+      continue;
+    }
+    if (d.start) {
+      // Only where nothing was processed yet: a position is never moved back.
+      processed_.try_emplace(d.stream, PositionStore::Entry{*d.stream, PositionStore::Position{
+                                                                           d.start_next, d.epoch}});
       continue;
     }
     for (size_t i = d.begin; i < d.end; ++i) handler.on_record(*d.stream, (*d.batch)[i]);
@@ -935,6 +950,7 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
         auto lag = lag_.find(&s.id);
         if (lag != lag_.end()) lag->second.next = std::max(lag->second.next, s.next);
       }
+      QueueStart(s);
       AfterReplay(s, true);
       return;
     case Kind::kEnd:
@@ -1085,6 +1101,7 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
         std::lock_guard<std::mutex> lk(mu_);
         lag_[&ref.id] = LagState{ref.id, ref.next, w.high_watermark, -1};
       }
+      if (!stored && !ref.seeking) QueueStart(ref);
       owner_[s.get()] = &peer;
       peer.streams.emplace(std::move(key), std::move(s));
       if (ref.seeking) {
@@ -1259,6 +1276,20 @@ void ConsumerImpl::Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatc
     queued_records_ += d.end - d.begin;
     auto it = lag_.find(&s.id);
     if (it != lag_.end()) it->second.high = s.known_high;
+    PushLocked(std::move(d));
+  }
+  ready_cv_.notify_all();
+}
+
+void ConsumerImpl::QueueStart(const Stream& s) {
+  if (!store_) return;
+  Delivery d;
+  d.stream = &s.id;
+  d.start = true;
+  d.start_next = s.next;
+  d.epoch = s.epoch;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
     PushLocked(std::move(d));
   }
   ready_cv_.notify_all();

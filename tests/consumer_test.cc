@@ -423,6 +423,54 @@ TEST_CASE("several producers, topics and partitions into one consumer", "[consum
   CHECK(col.total == expected);
 }
 
+TEST_CASE("a named consumer that started at latest and got nothing starts there next time",
+          "[consumer][positions]") {
+  // Its start position is stored although no record came: the next run gets
+  // what was published while it was down instead of starting at latest again.
+  TempDir dir;
+  auto p = OpenProducer(ProducerOpts(dir.Sub("p")));
+  TopicConfig tc;
+  tc.partitions = 2;
+  REQUIRE_OK(p->CreateTopic("t", tc));
+  REQUIRE(Publish(p.get(), "t", 2, 0, 30) == "");  // before: never delivered
+  auto o = ConsumerOpts({p.get()}, {"t"});
+  o.name = "late";
+  o.state_dir = dir.Sub("consumer");
+  o.start = StartPosition::Latest();
+  SECTION("by Latest") {}
+  SECTION("by a time after every record") {
+    o.start = StartPosition::Timestamp(std::chrono::system_clock::now() + std::chrono::hours(1));
+  }
+  Collector col;
+  for (uint32_t part = 0; part < 2; ++part) col.Expect(p->producer_id(), "t", part, 30);
+  {
+    auto c = OpenConsumer(o);
+    // Bounded: until both streams' lag says they stand at 30, then a poll
+    // that takes the start positions and commits them.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    std::vector<StreamLag> lag;
+    while (std::chrono::steady_clock::now() < deadline) {
+      REQUIRE_OK(c->Poll(col.Handler(), 1000, 50ms));
+      lag = c->lag();
+      if (lag.size() == 2 && lag[0].next == 30 && lag[1].next == 30) break;
+      std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(lag.size() == 2);
+    REQUIRE_OK(c->Poll(col.Handler(), 1000, 50ms));
+    REQUIRE_OK(c->Close());
+  }
+  REQUIRE(col.total == 0);
+  REQUIRE(Publish(p.get(), "t", 2, 30, 20) == "");  // while it is down
+  {
+    auto c = OpenConsumer(o);
+    col.PollUntil(c.get(), 40);
+    REQUIRE_OK(c->Close());
+  }
+  INFO(col.first_error);
+  CHECK(col.errors == 0);
+  CHECK(col.total == 40);
+}
+
 TEST_CASE("a named consumer resumes from its committed position after a restart",
           "[consumer][positions]") {
   TempDir dir;
