@@ -117,13 +117,24 @@ std::string Readable(std::string_view s) {
   return out;
 }
 
-std::string HeadersJson(const RecordView& r) {
+// Readable in double quotes, a quote inside escaped: for keys and headers,
+// whose ends must show.
+std::string Quoted(std::string_view s) {
+  std::string out = "\"";
+  for (char c : Readable(s)) {
+    if (c == '"') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string HeadersText(const RecordView& r) {
   std::string out = "{";
   for (const Header* h = r.begin_headers(); h != r.end_headers(); ++h) {
     if (out.size() > 1) out += ',';
-    out += JsonString(h->name);
+    out += Quoted(h->name);
     out += ':';
-    out += JsonString(h->value);
+    out += Quoted(h->value);
   }
   return out + "}";
 }
@@ -145,8 +156,8 @@ std::string RecordLine(const std::string& producer, const std::string& topic, ui
   }
   std::string line = topic + "/" + std::to_string(partition) + "@" + std::to_string(r.offset) +
                      " " + FormatTime(r.timestamp_ns);
-  line += " key=" + (r.key ? JsonString(*r.key) : std::string("null"));
-  if (r.header_count > 0) line += " headers=" + HeadersJson(r);
+  line += " key=" + (r.key ? Quoted(*r.key) : std::string("null"));
+  if (r.header_count > 0) line += " headers=" + HeadersText(r);
   line += " ";
   line += Readable(r.payload);
   return line;

@@ -187,7 +187,7 @@ class IngestSink : public Sink {
   // is still reported.
   Status Finish() override {
     while (!in_flight_.empty()) {
-      Status s = AwaitOne();
+      Status s = AwaitOne(/*finishing=*/true);
       if (!s.ok()) return s;
     }
     if (failed_.ok() || more_failures_ == 0) return failed_;
@@ -208,24 +208,34 @@ class IngestSink : public Sink {
   };
 
   Status NoAnswer(const Pending& oldest) const {
-    return Status::Unavailable(
-        std::string(StopRequested() ? "interrupted" : "no answer") + " from " + endpoint_ +
-        " within " + FormatDuration(timeout_) +
-        (StopRequested() ? "" : ": is `brook node` running with this ingest endpoint?") +
-        " Records from input line " + std::to_string(oldest.batch.first_line) +
-        " on may not have been published.");
+    const std::string from_line = std::to_string(oldest.batch.first_line);
+    if (StopRequested())
+      return Status::Unavailable("interrupted before " + endpoint_ +
+                                 " acknowledged the records from input line " + from_line +
+                                 " on: they may or may not have been published");
+    return Status::Unavailable("no answer from " + endpoint_ + " within " +
+                               FormatDuration(timeout_) +
+                               ": is `brook node` running with this ingest endpoint? Records from "
+                               "input line " +
+                               from_line + " on may not have been published.");
   }
 
-  // Waits until the oldest request in flight is settled (Take).
-  Status AwaitOne() {
-    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  // Waits until the oldest request in flight is settled (Take). Finishing
+  // after Ctrl-C it still waits a little, so that what was sent is known
+  // acknowledged or not rather than left unsaid.
+  Status AwaitOne(bool finishing = false) {
+    const bool interrupted = StopRequested();
+    const auto patience = finishing && interrupted ? std::min<std::chrono::milliseconds>(
+                                                         timeout_, std::chrono::seconds(5))
+                                                   : timeout_;
+    const auto deadline = std::chrono::steady_clock::now() + patience;
     const size_t before = in_flight_.size();
     zmq::message_t msg;
     while (in_flight_.size() == before) {
       zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || StopRequested()) return NoAnswer(in_flight_.front());
+      if (left.count() <= 0 || (!finishing && StopRequested())) return NoAnswer(in_flight_.front());
       try {
         zmq::poll(&item, 1, std::min(left, std::chrono::milliseconds(100)));
         if (!(item.revents & ZMQ_POLLIN)) continue;

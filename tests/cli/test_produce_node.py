@@ -382,6 +382,51 @@ def test_node_stop_during_produce_loses_no_acknowledged_record(node, brook_py, t
         n2.kill()
 
 
+def test_ctrl_c_during_produce_waits_for_the_acks_of_what_was_sent(node, brook_py, tmp_path):
+    """SIGINT to brook produce while records stream in: it stops reading, but
+    waits for the node's answers to what it had sent, so every record in the
+    journal was reported acknowledged (none left unsaid), and says where it
+    stopped."""
+    n = node(body="[topic orders]\npartitions = 1\n", durability="fsync")
+    acks_path = tmp_path / "acks.txt"
+    with open(acks_path, "wb") as acks:
+        p = spawn("produce", "--config", n.config, "orders", "--ack", "--batch", "100",
+                  stdin=subprocess.PIPE, stdout=acks)
+
+    def feed():  # bounded: at most 2,000 chunks
+        try:
+            for chunk in range(2000):
+                p.stdin.write(b"".join(b"r%d\n" % i for i in range(chunk * 500, chunk * 500 + 500)))
+                p.stdin.flush()
+                time.sleep(0.002)
+            p.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        wait_for(lambda: acks_path.stat().st_size > 0, timeout=20, what="a first ack")
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=30)
+        err = p.stderr.read().decode()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+        try:
+            p.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        feeder.join(timeout=30)
+    assert p.returncode == 1 and "interrupted" in err, err
+    acked = [line.split() for line in acks_path.read_bytes().splitlines()]
+    assert n.stop() == 0
+    journal_records = n.summary["ingest_records"]
+    assert 0 < len(acked) == journal_records
+    assert [int(a[-1]) for a in acked] == list(range(journal_records))
+
+
 def test_a_restarted_node_keeps_its_topics_creation_time(tmp_path):
     """The config creates its topics at every start: that updates retention
     but not when the topic was created."""
