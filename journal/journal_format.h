@@ -16,6 +16,14 @@ namespace brook::journal {
 constexpr const char* kMetaDb = "brook.meta";              // key -> value, below
 constexpr const char* kTopicsDb = "brook.topics";          // topic name -> TopicRecord
 constexpr const char* kPartitionsDb = "brook.partitions";  // PartitionKey -> PartitionRecord
+// Consumer groups' committed positions: GroupPositionKey -> GroupPositionRecord.
+// Added after format version 1 was fixed, without a bump: Open creates it in
+// a journal that lacks it, and a brook that predates it never opens it (see
+// docs/JOURNAL.md, "brook.groups").
+constexpr const char* kGroupsDb = "brook.groups";
+// The named databases that are not partitions (each takes a slot of
+// mdb_env_set_maxdbs).
+constexpr unsigned kMetadataDbCount = 4;
 
 // Keys in kMetaDb.
 constexpr std::string_view kMetaFormatVersion = "format_version";  // u32 BE
@@ -56,6 +64,19 @@ inline std::string PartitionKey(std::string_view topic, uint32_t partition) {
   return key;
 }
 
+// kGroupsDb key: group name, a NUL, then PartitionKey(topic, partition).
+// Group names hold no byte below 0x20 (journal/group_name.h), so the first
+// NUL ends the group and every key of a group starts with GroupKeyPrefix.
+inline std::string GroupKeyPrefix(std::string_view group) {
+  std::string key(group);
+  key += '\0';
+  return key;
+}
+inline std::string GroupPositionKey(std::string_view group, std::string_view topic,
+                                    uint32_t partition) {
+  return GroupKeyPrefix(group) + PartitionKey(topic, partition);
+}
+
 inline std::string EpochKeyPrefix(std::string_view partition_key) {
   std::string key(kEpochKeyPrefix);
   key.append(partition_key);
@@ -73,6 +94,11 @@ constexpr size_t kTopicRecordSize = 1 + 4 + 8 * 4;
 //   u64 stored bytes, u64 last timestamp ns
 constexpr uint8_t kPartitionRecordVersion = 1;
 constexpr size_t kPartitionRecordSize = 1 + 8 * 4;
+
+// kGroupsDb value, version 1, big-endian:
+//   u8 version=1, u64 next, u64 epoch, u64 committed_ns
+constexpr uint8_t kGroupPositionRecordVersion = 1;
+constexpr size_t kGroupPositionRecordSize = 1 + 8 * 3;
 
 // Big-endian loads and stores. On little-endian hosts (all brook supports in
 // practice) each is one move and a byte swap.

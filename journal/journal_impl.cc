@@ -114,8 +114,9 @@ Status JournalImpl::OpenEnvironment(bool* created) {
 
   int rc = mdb_env_create(&env_);
   if (rc != 0) return LmdbStatus(rc, "creating the LMDB environment", options_.path);
-  // +3: brook's own metadata databases.
-  mdb_env_set_maxdbs(env_, options_.max_partitions + 3);
+  // One slot per partition and per metadata database (brook.meta, .topics,
+  // .partitions, .groups).
+  mdb_env_set_maxdbs(env_, options_.max_partitions + kMetadataDbCount);
   mdb_env_set_maxreaders(env_, 512);
   map_size_ = std::max<uint64_t>(options_.initial_map_size, file_size);
   // Round up to a multiple of the OS page size, as LMDB requires.
@@ -184,6 +185,10 @@ Status JournalImpl::LoadOrCreateMetadata(bool created) {
                     ? Status::DataLoss("journal " + options_.path +
                                        " lacks its topic tables: the metadata is damaged")
                     : LmdbStatus(rc, "opening the topic tables", options_.path));
+  // Created in a journal written before consumer groups existed: the format
+  // version stays, since a brook that predates it never opens it.
+  rc = mdb_dbi_open(txn, kGroupsDb, MDB_CREATE, &groups_dbi_);
+  if (rc != 0) return fail(LmdbStatus(rc, "opening the group positions", options_.path));
 
   auto get = [&](std::string_view key, MDB_val* v) {
     MDB_val k = Val(key);

@@ -14,6 +14,7 @@
 #include <lmdb.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -61,6 +62,13 @@ class JournalImpl final : public Journal {
                   uint64_t* end) const override;
   Status SeekByTimestamp(std::string_view topic, uint32_t partition, int64_t timestamp_ns,
                          uint64_t* offset) const override;
+
+  Status CommitGroupPositions(std::string_view group,
+                              const std::vector<GroupPosition>& positions) override;
+  Status GetGroupPositions(std::string_view group, std::vector<GroupPosition>* out) const override;
+  Status GetGroupPosition(std::string_view group, std::string_view topic, uint32_t partition,
+                          GroupPosition* out) const override;
+  Status ListGroups(std::vector<std::string>* out) const override;
 
   Status EnforceRetention() override;
   Status Sync() override;
@@ -112,7 +120,29 @@ class JournalImpl final : public Journal {
 
   // A read-only transaction holding map_mu_ shared, so the map is not resized
   // under it.
-  class ReadTxn;
+  class ReadTxn {
+   public:
+    explicit ReadTxn(const JournalImpl* j) : lock_(j->map_mu_) {
+      if (!j->env_) {  // closed: Close() clears env_ under map_mu_
+        rc_ = EBADF;
+        return;
+      }
+      rc_ = mdb_txn_begin(j->env_, nullptr, MDB_RDONLY, &txn_);
+      if (rc_ != 0) txn_ = nullptr;
+    }
+    ~ReadTxn() {
+      if (txn_) mdb_txn_abort(txn_);
+    }
+    ReadTxn(const ReadTxn&) = delete;
+    ReadTxn& operator=(const ReadTxn&) = delete;
+    int rc() const { return rc_; }
+    MDB_txn* get() const { return txn_; }
+
+   private:
+    std::shared_lock<std::shared_mutex> lock_;
+    MDB_txn* txn_ = nullptr;
+    int rc_ = 0;
+  };
 
   Status OpenEnvironment(bool* created);
   Status LoadOrCreateMetadata(bool created);
@@ -159,6 +189,11 @@ class JournalImpl final : public Journal {
   // become reusable.
   void AdvanceTransaction();
   Status CreateTopicOnWriter(const std::string& name, const TopicConfig& config);
+  // Writes `records` (key, value) into the groups database in one
+  // transaction, growing the map as appends do (journal_groups.cc).
+  Status PutGroupRecordsOnWriter(const std::vector<std::pair<std::string, std::string>>& records);
+  // Decodes a stored group position value; DataLoss naming `what` if damaged.
+  Status DecodeGroupPosition(const MDB_val& v, const std::string& what, GroupPosition* out) const;
 
   int64_t Now() const;
   void Log(LogLevel level, const std::string& msg) const;
@@ -167,7 +202,7 @@ class JournalImpl final : public Journal {
   JournalOptions options_;
   int lock_fd_;
   MDB_env* env_ = nullptr;
-  MDB_dbi meta_dbi_ = 0, topics_dbi_ = 0, partitions_dbi_ = 0;
+  MDB_dbi meta_dbi_ = 0, topics_dbi_ = 0, partitions_dbi_ = 0, groups_dbi_ = 0;
   ProducerId producer_id_;
   uint64_t epoch_ = 0;
   uint64_t map_size_ = 0;         // leader only (and Init)

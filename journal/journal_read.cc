@@ -17,33 +17,6 @@
 namespace brook::journal {
 
 // ---------------------------------------------------------------------------
-// ReadTxn
-
-class JournalImpl::ReadTxn {
- public:
-  explicit ReadTxn(const JournalImpl* j) : lock_(j->map_mu_) {
-    if (!j->env_) {  // closed: Close() clears env_ under map_mu_
-      rc_ = EBADF;
-      return;
-    }
-    rc_ = mdb_txn_begin(j->env_, nullptr, MDB_RDONLY, &txn_);
-    if (rc_ != 0) txn_ = nullptr;
-  }
-  ~ReadTxn() {
-    if (txn_) mdb_txn_abort(txn_);
-  }
-  ReadTxn(const ReadTxn&) = delete;
-  ReadTxn& operator=(const ReadTxn&) = delete;
-  int rc() const { return rc_; }
-  MDB_txn* get() const { return txn_; }
-
- private:
-  std::shared_lock<std::shared_mutex> lock_;
-  MDB_txn* txn_ = nullptr;
-  int rc_ = 0;
-};
-
-// ---------------------------------------------------------------------------
 // Reads
 
 Status JournalImpl::GetWatermarks(std::string_view topic, uint32_t partition,

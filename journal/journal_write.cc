@@ -383,6 +383,37 @@ void JournalImpl::SetCommitListener(CommitListener listener) {
 }
 
 // ---------------------------------------------------------------------------
+// Group positions (validated and encoded by CommitGroupPositions in
+// journal_groups.cc)
+
+Status JournalImpl::PutGroupRecordsOnWriter(
+    const std::vector<std::pair<std::string, std::string>>& records) {
+  for (;;) {
+    MDB_txn* txn;
+    int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+    for (size_t i = 0; rc == 0 && i < records.size(); ++i) {
+      MDB_val k = Val(records[i].first), v = Val(records[i].second);
+      rc = mdb_put(txn, groups_dbi_, &k, &v, 0);
+      if (rc != 0) mdb_txn_abort(txn);
+    }
+    if (rc == 0) rc = mdb_txn_commit(txn);
+    if (rc == 0) return Status::OK();
+    if (rc == MDB_MAP_FULL) {
+      Status s = GrowMap();  // nothing was written: retry in the larger map
+      if (s.ok()) continue;
+      return s;
+    }
+    Status s = LmdbStatus(rc == EIO && LooksFull(options_.path) ? ENOSPC : rc,
+                          "committing group positions", options_.path);
+    if (rc == MDB_PANIC) {
+      std::lock_guard<std::mutex> lk(mu_);
+      fatal_ = s;
+    }
+    return s;
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Retention
 
 Status JournalImpl::EnforceRetention() {

@@ -13,27 +13,13 @@
 #include <fstream>
 
 #include "journal/journal_format.h"
+#include "tests/raw_lmdb.h"
 #include "tests/testutil.h"
 
 using namespace brook;
 using namespace brook::test;
 
 namespace {
-
-// Runs `fn` on a raw LMDB write transaction over the journal in `dir`.
-template <typename Fn>
-void WithRawLmdb(const std::string& dir, Fn fn) {
-  MDB_env* env;
-  REQUIRE(mdb_env_create(&env) == 0);
-  mdb_env_set_maxdbs(env, 64);
-  mdb_env_set_mapsize(env, 1u << 30);
-  REQUIRE(mdb_env_open(env, dir.c_str(), 0, 0644) == 0);
-  MDB_txn* txn;
-  REQUIRE(mdb_txn_begin(env, nullptr, 0, &txn) == 0);
-  fn(txn);
-  REQUIRE(mdb_txn_commit(txn) == 0);
-  mdb_env_close(env);
-}
 
 void WriteFile(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);

@@ -76,6 +76,25 @@ struct CommittedRange {
   std::string_view encoded;
 };
 
+// Where a consumer group stands in one stream of this journal: the group has
+// processed the records of topic/partition below `next`, read under producer
+// epoch `epoch` (the epoch lets whoever resumes from here learn, by a fetch
+// under it, whether a crash undid some of those records since; see
+// EpochEnd). Kafka's committed offsets (__consumer_offsets), kept by the
+// producer that owns the stream. docs/GROUPS.md.
+struct GroupPosition {
+  std::string topic;
+  uint32_t partition = 0;
+  // The offset the group processes next. Not checked against the
+  // partition's watermarks: after a crash in a weak durability mode it may
+  // lie beyond the high watermark, which the epoch check resolves.
+  uint64_t next = 0;
+  uint64_t epoch = 0;
+  // When the position was committed, ns since the Unix epoch (the journal's
+  // clock, JournalOptions::clock). 0 in CommitGroupPositions: now.
+  int64_t committed_ns = 0;
+};
+
 // Called once per AppendAsync after its commit, or with the error that failed
 // the whole append. positions[i] is where records[i] landed. It runs on the
 // thread that committed (usually the journal's writer thread; possibly a
@@ -193,6 +212,35 @@ class BROOK_EXPORT Journal {
   // epoch is checked. Errors: NotFound, InvalidArgument.
   virtual Status EpochEnd(std::string_view topic, uint32_t partition, uint64_t epoch,
                           uint64_t* end) const = 0;
+
+  // Consumer group positions (docs/GROUPS.md, docs/JOURNAL.md "brook.groups").
+  // Group names: 1..255 bytes, no control characters (0x00..0x1f, 0x7f).
+
+  // Stores `positions` for `group`, replacing what the group had for those
+  // streams, in one write transaction: all or nothing, as durable as an
+  // append (JournalOptions::durability). An empty vector is OK and writes
+  // nothing. Each stream may appear once.
+  // Errors: InvalidArgument (group name; a stream listed twice; a partition
+  // the topic does not have), NotFound (a topic that does not exist),
+  // ResourceExhausted (map at its maximum, or disk full: nothing is stored).
+  virtual Status CommitGroupPositions(std::string_view group,
+                                      const std::vector<GroupPosition>& positions) = 0;
+
+  // Every position stored for `group`, ordered by topic (bytewise), then
+  // partition; *out is cleared first and stays empty (OK) when the group has
+  // none. Errors: InvalidArgument (group name), DataLoss (a stored position
+  // is damaged: the message names it).
+  virtual Status GetGroupPositions(std::string_view group,
+                                   std::vector<GroupPosition>* out) const = 0;
+
+  // The position of `group` in topic/partition.
+  // Errors: NotFound (none stored), InvalidArgument (group name), DataLoss.
+  virtual Status GetGroupPosition(std::string_view group, std::string_view topic,
+                                  uint32_t partition, GroupPosition* out) const = 0;
+
+  // The names of the groups that have positions here, in bytewise order;
+  // *out is cleared first.
+  virtual Status ListGroups(std::vector<std::string>* out) const = 0;
 
   // Applies every topic's retention policy now and waits for it (the writer
   // also does this every retention_interval).
