@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "journal/journal_format.h"
 #include "journal/lmdb_error.h"
@@ -18,9 +19,12 @@ using journal::Val;
 
 Status PositionStore::Open(const std::string& dir, const std::string& name,
                            std::unique_ptr<PositionStore>* out) {
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+  // Parents too, like the journal's directory.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
     return Status::InvalidArgument("cannot create the consumer state directory " + dir + ": " +
-                                   std::strerror(errno));
+                                   ec.message());
   std::unique_ptr<PositionStore> s(new PositionStore());
   s->dir_ = dir;
   s->name_ = name;

@@ -481,7 +481,7 @@ TEST_CASE("a named consumer resumes from its committed position after a restart"
   REQUIRE(Publish(p.get(), "t", 2, 0, 500) == "");
   auto o = ConsumerOpts({p.get()}, {"t"});
   o.name = "billing";
-  o.state_dir = dir.Sub("consumer");
+  o.state_dir = dir.Sub("consumer") + "/nested/state";  // parents made too
   o.auto_commit = false;
   Collector col;
   for (uint32_t part = 0; part < 2; ++part) col.Expect(p->producer_id(), "t", part, 0);

@@ -90,7 +90,8 @@ struct ConsumerOptions {
   std::vector<std::string> topics;
   StartPosition start = StartPosition::Earliest();
 
-  // Keep positions under this name in state_dir (created if missing). Both
+  // Keep positions under this name in state_dir (created with its parents if
+  // missing). Both
   // empty: no stored positions. Several consumers may share a state_dir
   // under different names, but not at the same time in different processes.
   std::string name;
