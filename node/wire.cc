@@ -1,9 +1,11 @@
 #include "node/wire.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "common/msgpack_lite.h"
+#include "journal/group_name.h"
 #include "journal/record_format.h"
 
 namespace brook::node {
@@ -13,11 +15,14 @@ Status Bad(const std::string& what) {
   return Status::InvalidArgument("malformed message: " + what);
 }
 
-void WriteProducer(mp::Writer& w, const ProducerId& id) {
+// A producer id or a member id: a bin of exactly the id's size.
+template <typename Id>
+void WriteId(mp::Writer& w, const Id& id) {
   w.Bin(std::string_view(reinterpret_cast<const char*>(id.bytes.data()), id.bytes.size()));
 }
 
-bool ReadProducer(mp::Reader& r, ProducerId* id) {
+template <typename Id>
+bool ReadId(mp::Reader& r, Id* id) {
   std::string_view b;
   if (!r.Bin(&b) || b.size() != id->bytes.size()) return false;
   std::memcpy(id->bytes.data(), b.data(), b.size());
@@ -98,7 +103,7 @@ void EncodeRecordsPrefix(std::string_view topic, const RecordsHeader& h, std::st
   w.ArrayHeader(7);
   w.Uint(kProtocolVersion);
   w.Uint(static_cast<uint64_t>(Kind::kRecords));
-  WriteProducer(w, h.producer);
+  WriteId(w, h.producer);
   w.Uint(h.epoch);
   w.Uint(h.partition);
   w.Uint(h.first_offset);
@@ -112,7 +117,7 @@ void EncodeHeartbeat(std::string_view topic, const Heartbeat& h, std::string* ou
   w.ArrayHeader(6);
   w.Uint(kProtocolVersion);
   w.Uint(static_cast<uint64_t>(Kind::kHeartbeat));
-  WriteProducer(w, h.producer);
+  WriteId(w, h.producer);
   w.Uint(h.epoch);
   w.Uint(static_cast<uint64_t>(h.sent_ns < 0 ? 0 : h.sent_ns));
   w.ArrayHeader(h.partitions.size());
@@ -132,7 +137,7 @@ Status DecodeLive(std::string_view frame, LiveMessage* out) {
   if (out->kind == Kind::kRecords) {
     if (n != 7) return WrongCount("records header", n, 7);
     RecordsHeader& h = out->records;
-    if (!ReadProducer(r, &h.producer) || !r.Uint(&h.epoch) || !ReadU32(r, &h.partition) ||
+    if (!ReadId(r, &h.producer) || !r.Uint(&h.epoch) || !ReadU32(r, &h.partition) ||
         !r.Uint(&h.first_offset) || !ReadU32(r, &h.count))
       return Bad("records header fields are missing or of the wrong type");
     if (h.count == 0) return Bad("records frame with zero records");
@@ -148,7 +153,7 @@ Status DecodeLive(std::string_view frame, LiveMessage* out) {
     if (n != 6) return WrongCount("heartbeat", n, 6);
     Heartbeat& h = out->heartbeat;
     uint64_t sent;
-    if (!ReadProducer(r, &h.producer) || !r.Uint(&h.epoch) ||
+    if (!ReadId(r, &h.producer) || !r.Uint(&h.epoch) ||
         !r.UintAtMost(static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), &sent) ||
         !ReadPartitionList(r, &h.partitions))
       return Bad("heartbeat fields are missing or of the wrong type");
@@ -214,23 +219,38 @@ void EncodeSeek(uint64_t id, std::string_view topic, uint32_t partition, uint64_
   w.Uint(timestamp_ns);
 }
 
-Status DecodeRequest(std::string_view frame, Request* out, ErrorCode* error_code) {
-  *out = Request{};
+namespace {
+
+// Reads "[version, kind, request_id" of a request with *elements elements.
+// On failure *error_code says which error answer to give and *id is set when
+// it could be read (a version this node does not speak, too: the id lets the
+// client match the error).
+Status ReadRequestEnvelope(mp::Reader& r, Kind* kind, uint64_t* elements, uint64_t* id,
+                           ErrorCode* error_code) {
   *error_code = ErrorCode::kBadRequest;
-  mp::Reader r(frame);
-  uint64_t n;
   Status s;
   bool bad_version;
-  if (!ReadEnvelope(r, &out->kind, &n, &s, &bad_version)) {
+  if (!ReadEnvelope(r, kind, elements, &s, &bad_version)) {
     if (bad_version) {
       *error_code = ErrorCode::kUnsupportedVersion;
-      uint64_t id;  // the id, when it can be read, lets the client match the error
-      uint8_t kind;
-      if (r.Byte(&kind) && r.Uint(&id)) out->id = id;
+      uint64_t v;
+      uint8_t k;
+      if (r.Byte(&k) && r.Uint(&v)) *id = v;
     }
     return s;
   }
-  if (n < 3 || !r.Uint(&out->id)) return Bad("request id is missing or not an unsigned integer");
+  if (*elements < 3 || !r.Uint(id)) return Bad("request id is missing or not an unsigned integer");
+  return Status::OK();
+}
+
+}  // namespace
+
+Status DecodeRequest(std::string_view frame, Request* out, ErrorCode* error_code) {
+  *out = Request{};
+  mp::Reader r(frame);
+  uint64_t n;
+  Status s = ReadRequestEnvelope(r, &out->kind, &n, &out->id, error_code);
+  if (!s.ok()) return s;
   switch (out->kind) {
     case Kind::kDescribe:
     case Kind::kCancel:
@@ -281,7 +301,7 @@ void EncodeDescribeAnswer(uint64_t id, const ProducerId& producer, uint64_t epoc
   w.Uint(kProtocolVersion);
   w.Uint(static_cast<uint64_t>(Kind::kDescribeAnswer));
   w.Uint(id);
-  WriteProducer(w, producer);
+  WriteId(w, producer);
   w.Uint(epoch);
   w.ArrayHeader(topics.size());
   for (const TopicDescription& t : topics) {
@@ -359,7 +379,7 @@ Status DecodeAnswer(std::string_view frame, Answer* out) {
     case Kind::kDescribeAnswer: {
       if (n != 6) return WrongCount("describe answer", n, 6);
       uint64_t topics;
-      if (!ReadProducer(r, &out->producer) || !r.Uint(&out->epoch) || !r.ArrayHeader(&topics) ||
+      if (!ReadId(r, &out->producer) || !r.Uint(&out->epoch) || !r.ArrayHeader(&topics) ||
           topics > kMaxTopics || topics > r.remaining() / 3)
         return Bad("describe answer fields are missing or of the wrong type");
       out->topics.resize(static_cast<size_t>(topics));
@@ -443,6 +463,353 @@ Status DecodeRecords(std::string_view bytes, uint64_t first_offset, uint32_t cou
     return Status::DataLoss("trailing bytes after the message's records");
   }
   journal::LinkHeaders(&records, &headers);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// Consumer groups
+
+std::string MemberId::ToHex() const {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (uint8_t b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+namespace {
+
+// A stream generation: never 0.
+bool ReadGeneration(mp::Reader& r, uint64_t* g) { return r.Uint(g) && *g >= 1; }
+
+bool ReadTopicName(mp::Reader& r, std::string_view* topic) {
+  return r.Str(topic) && !topic->empty() && topic->size() <= 255;
+}
+
+// Writes `items` (each has .topic and .partition) grouped by topic:
+// [[topic, [entry, ...]], ...], topics in bytewise order, partitions
+// increasing; write_entry(w, item) writes one entry.
+template <typename T, typename WriteEntry>
+void WriteByTopic(mp::Writer& w, const std::vector<T>& items, WriteEntry write_entry) {
+  std::vector<const T*> sorted;
+  sorted.reserve(items.size());
+  for (const T& item : items) sorted.push_back(&item);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const T* a, const T* b) {
+    return a->topic != b->topic ? a->topic < b->topic : a->partition < b->partition;
+  });
+  size_t topics = 0;
+  for (size_t i = 0; i < sorted.size(); ++i)
+    topics += i == 0 || sorted[i]->topic != sorted[i - 1]->topic;
+  w.ArrayHeader(topics);
+  for (size_t i = 0; i < sorted.size();) {
+    size_t end = i;
+    while (end < sorted.size() && sorted[end]->topic == sorted[i]->topic) ++end;
+    w.ArrayHeader(2);
+    w.Str(sorted[i]->topic);
+    w.ArrayHeader(end - i);
+    for (; i < end; ++i) write_entry(w, *sorted[i]);
+  }
+}
+
+// Reads what WriteByTopic writes: topics strictly increasing, each with 1 or
+// more entries whose partitions strictly increase, at most kMaxGroupStreams
+// entries in all. Every count is checked against the bytes left (an entry
+// takes at least `min_entry` bytes) before anything is read into a vector.
+// read_entry(r, topic, &partition) reads one entry, array header included,
+// and keeps it. On failure *why says what is wrong.
+template <typename ReadEntry>
+bool ReadByTopic(mp::Reader& r, size_t min_entry, const char* what, ReadEntry read_entry,
+                 std::string* why) {
+  uint64_t topics;
+  // A topic group takes at least 4 bytes besides its entries.
+  if (!r.ArrayHeader(&topics) || topics > r.remaining() / (4 + min_entry)) {
+    *why = std::string(what) + " is not an array of [topic, [...]] that fits the message";
+    return false;
+  }
+  std::string_view previous;
+  size_t total = 0;
+  for (uint64_t t = 0; t < topics; ++t) {
+    uint64_t two, entries;
+    std::string_view topic;
+    if (!r.ArrayHeader(&two) || two != 2 || !ReadTopicName(r, &topic)) {
+      *why = std::string(what) + ": an entry is not [topic, [...]] with a topic of 1..255 bytes";
+      return false;
+    }
+    if (t > 0 && topic <= previous) {
+      *why = std::string(what) + ": topics are not in strictly increasing order";
+      return false;
+    }
+    previous = topic;
+    if (!r.ArrayHeader(&entries) || entries == 0 || entries > kMaxPartitions ||
+        entries > r.remaining() / min_entry) {
+      *why = std::string(what) + ": topic '" + std::string(topic) + "' has no list of 1.." +
+             std::to_string(kMaxPartitions) + " streams that fits";
+      return false;
+    }
+    total += static_cast<size_t>(entries);
+    if (total > kMaxGroupStreams) {
+      *why =
+          std::string(what) + " lists more than " + std::to_string(kMaxGroupStreams) + " streams";
+      return false;
+    }
+    uint32_t last = 0;
+    for (uint64_t e = 0; e < entries; ++e) {
+      uint32_t partition;
+      if (!read_entry(r, topic, &partition)) {
+        *why = std::string(what) + ": a stream of topic '" + std::string(topic) + "' is malformed";
+        return false;
+      }
+      if (e > 0 && partition <= last) {
+        *why = std::string(what) + ": partitions of topic '" + std::string(topic) +
+               "' are not in strictly increasing order";
+        return false;
+      }
+      last = partition;
+    }
+  }
+  return true;
+}
+
+// [partition, generation]
+bool ReadStreamEntry(mp::Reader& r, std::string_view topic, std::vector<GroupStream>* out,
+                     uint32_t* partition) {
+  uint64_t n;
+  GroupStream s;
+  s.topic = topic;
+  if (!r.ArrayHeader(&n) || n != 2 || !ReadU32(r, &s.partition) ||
+      !ReadGeneration(r, &s.generation))
+    return false;
+  *partition = s.partition;
+  out->push_back(s);
+  return true;
+}
+
+void WriteStreamEntry(mp::Writer& w, const GroupStream& s) {
+  w.ArrayHeader(2);
+  w.Uint(s.partition);
+  w.Uint(s.generation);
+}
+
+void WriteGroupEnvelope(mp::Writer& w, size_t elements, Kind kind, uint64_t id) {
+  w.ArrayHeader(elements);
+  w.Uint(kProtocolVersion);
+  w.Uint(static_cast<uint64_t>(kind));
+  w.Uint(id);
+}
+
+}  // namespace
+
+Status PeekKind(std::string_view frame, Kind* kind) {
+  mp::Reader r(frame);
+  uint64_t n;
+  Status s;
+  bool bad_version;
+  if (!ReadEnvelope(r, kind, &n, &s, &bad_version)) return s;
+  return Status::OK();
+}
+
+void EncodeGroupHeartbeat(const GroupRequest& h, std::string* out) {
+  mp::Writer w(out);
+  WriteGroupEnvelope(w, 8, Kind::kGroupHeartbeat, h.id);
+  w.Str(h.group);
+  WriteId(w, h.member);
+  w.Uint(h.session_timeout_ms);
+  std::vector<std::string_view> topics = h.topics;
+  std::sort(topics.begin(), topics.end());
+  w.ArrayHeader(topics.size());
+  for (std::string_view t : topics) w.Str(t);
+  WriteByTopic(w, h.held, WriteStreamEntry);
+}
+
+void EncodeGroupCommit(const GroupRequest& c, std::string* out) {
+  mp::Writer w(out);
+  WriteGroupEnvelope(w, 6, Kind::kGroupCommit, c.id);
+  w.Str(c.group);
+  WriteId(w, c.member);
+  WriteByTopic(w, c.commits, [](mp::Writer& wr, const GroupCommitStream& s) {
+    wr.ArrayHeader(4);
+    wr.Uint(s.partition);
+    wr.Uint(s.generation);
+    wr.Uint(s.next);
+    wr.Uint(s.epoch);
+  });
+}
+
+void EncodeGroupHeartbeatAnswer(const GroupAnswer& a, std::string* out) {
+  mp::Writer w(out);
+  WriteGroupEnvelope(w, 7, Kind::kGroupHeartbeatAnswer, a.id);
+  w.Uint(a.membership_generation);
+  std::vector<MemberId> members = a.members;
+  std::sort(members.begin(), members.end());
+  w.ArrayHeader(members.size());
+  for (const MemberId& m : members) WriteId(w, m);
+  WriteByTopic(w, a.assigned, [](mp::Writer& wr, const GroupAssignment& s) {
+    wr.ArrayHeader(3);
+    wr.Uint(s.partition);
+    wr.Uint(s.generation);
+    if (s.has_position) {
+      wr.ArrayHeader(2);
+      wr.Uint(s.next);
+      wr.Uint(s.epoch);
+    } else {
+      wr.Nil();
+    }
+  });
+  WriteByTopic(w, a.revoke, WriteStreamEntry);
+}
+
+void EncodeGroupCommitAnswer(const GroupAnswer& a, std::string* out) {
+  mp::Writer w(out);
+  WriteGroupEnvelope(w, 4, Kind::kGroupCommitAnswer, a.id);
+  WriteByTopic(w, a.results, [](mp::Writer& wr, const GroupCommitResult& s) {
+    wr.ArrayHeader(2);
+    wr.Uint(s.partition);
+    wr.Uint(static_cast<uint64_t>(s.result));
+  });
+}
+
+Status DecodeGroupRequest(std::string_view frame, GroupRequest* out, ErrorCode* error_code) {
+  *out = GroupRequest{};
+  mp::Reader r(frame);
+  uint64_t n;
+  Status s = ReadRequestEnvelope(r, &out->kind, &n, &out->id, error_code);
+  if (!s.ok()) return s;
+  if (!IsGroupRequest(out->kind))
+    return Bad("kind " + std::to_string(static_cast<int>(out->kind)) + " is not a group request");
+  const bool heartbeat = out->kind == Kind::kGroupHeartbeat;
+  const char* name = heartbeat ? "group heartbeat" : "group commit";
+  if (n != (heartbeat ? 8u : 6u)) return WrongCount(name, n, heartbeat ? 8 : 6);
+  if (!r.Str(&out->group)) return Bad(std::string(name) + ": the group is not a string");
+  s = journal::ValidateGroupName(out->group);
+  if (!s.ok()) return Bad(std::string(name) + ": " + std::string(s.message()));
+  if (!ReadId(r, &out->member))
+    return Bad(std::string(name) + ": the member id is not a bin of 16 bytes");
+  std::string why;
+  if (heartbeat) {
+    uint64_t timeout, topics;
+    if (!r.Uint(&timeout) || timeout == 0 || timeout > std::numeric_limits<uint32_t>::max())
+      return Bad("group heartbeat: session_timeout_ms must be an integer in 1..2^32-1");
+    out->session_timeout_ms = static_cast<uint32_t>(timeout);
+    // A topic name takes at least 2 bytes.
+    if (!r.ArrayHeader(&topics) || topics > kMaxGroupTopics || topics > r.remaining() / 2)
+      return Bad("group heartbeat: topics is not an array of at most " +
+                 std::to_string(kMaxGroupTopics) + " names that fits the message");
+    out->topics.resize(static_cast<size_t>(topics));
+    for (size_t i = 0; i < out->topics.size(); ++i) {
+      if (!ReadTopicName(r, &out->topics[i]))
+        return Bad("group heartbeat: a topic is not a string of 1..255 bytes");
+      if (i > 0 && out->topics[i] <= out->topics[i - 1])
+        return Bad("group heartbeat: topics are not in strictly increasing order");
+    }
+    if (!ReadByTopic(
+            r, 3, "group heartbeat: held",
+            [&](mp::Reader& rd, std::string_view topic, uint32_t* partition) {
+              return ReadStreamEntry(rd, topic, &out->held, partition);
+            },
+            &why))
+      return Bad(why);
+  } else {
+    if (!ReadByTopic(
+            r, 5, "group commit: streams",
+            [&](mp::Reader& rd, std::string_view topic, uint32_t* partition) {
+              uint64_t four;
+              GroupCommitStream c;
+              c.topic = topic;
+              if (!rd.ArrayHeader(&four) || four != 4 || !ReadU32(rd, &c.partition) ||
+                  !ReadGeneration(rd, &c.generation) || !rd.Uint(&c.next) || !rd.Uint(&c.epoch))
+                return false;
+              *partition = c.partition;
+              out->commits.push_back(c);
+              return true;
+            },
+            &why))
+      return Bad(why);
+  }
+  if (!r.empty()) return Bad(std::string("trailing bytes after the ") + name);
+  return Status::OK();
+}
+
+Status DecodeGroupAnswer(std::string_view frame, GroupAnswer* out) {
+  *out = GroupAnswer{};
+  mp::Reader r(frame);
+  uint64_t n;
+  Status s;
+  bool bad_version;
+  if (!ReadEnvelope(r, &out->kind, &n, &s, &bad_version)) return s;
+  if (!IsGroupAnswer(out->kind))
+    return Bad("kind " + std::to_string(static_cast<int>(out->kind)) + " is not a group answer");
+  if (n < 3 || !r.Uint(&out->id)) return Bad("answer id is missing or not an unsigned integer");
+  std::string why;
+  if (out->kind == Kind::kGroupHeartbeatAnswer) {
+    if (n != 7) return WrongCount("group heartbeat answer", n, 7);
+    uint64_t members;
+    if (!r.Uint(&out->membership_generation))
+      return Bad("group heartbeat answer: the membership generation is not an unsigned integer");
+    // A member id takes 18 bytes (bin 8 header).
+    if (!r.ArrayHeader(&members) || members > kMaxGroupMembers ||
+        members > r.remaining() / (2 + kMemberIdSize))
+      return Bad("group heartbeat answer: members is not an array of at most " +
+                 std::to_string(kMaxGroupMembers) + " ids that fits the message");
+    out->members.resize(static_cast<size_t>(members));
+    for (size_t i = 0; i < out->members.size(); ++i) {
+      if (!ReadId(r, &out->members[i]))
+        return Bad("group heartbeat answer: a member id is not a bin of 16 bytes");
+      if (i > 0 && !(out->members[i - 1] < out->members[i]))
+        return Bad("group heartbeat answer: member ids are not in strictly increasing order");
+    }
+    if (!ReadByTopic(
+            r, 4, "group heartbeat answer: assigned",
+            [&](mp::Reader& rd, std::string_view topic, uint32_t* partition) {
+              uint64_t three, two;
+              uint8_t marker;
+              GroupAssignment a;
+              a.topic = topic;
+              if (!rd.ArrayHeader(&three) || three != 3 || !ReadU32(rd, &a.partition) ||
+                  !ReadGeneration(rd, &a.generation) || !rd.PeekByte(&marker))
+                return false;
+              if (marker == 0xc0) {
+                rd.Byte(&marker);
+              } else if (!rd.ArrayHeader(&two) || two != 2 || !rd.Uint(&a.next) ||
+                         !rd.Uint(&a.epoch)) {
+                return false;
+              } else {
+                a.has_position = true;
+              }
+              *partition = a.partition;
+              out->assigned.push_back(a);
+              return true;
+            },
+            &why) ||
+        !ReadByTopic(
+            r, 3, "group heartbeat answer: revoke",
+            [&](mp::Reader& rd, std::string_view topic, uint32_t* partition) {
+              return ReadStreamEntry(rd, topic, &out->revoke, partition);
+            },
+            &why))
+      return Bad(why);
+  } else {
+    if (n != 4) return WrongCount("group commit answer", n, 4);
+    if (!ReadByTopic(
+            r, 3, "group commit answer: results",
+            [&](mp::Reader& rd, std::string_view topic, uint32_t* partition) {
+              uint64_t two, result;
+              GroupCommitResult c;
+              c.topic = topic;
+              if (!rd.ArrayHeader(&two) || two != 2 || !ReadU32(rd, &c.partition) ||
+                  !rd.UintAtMost(static_cast<uint64_t>(CommitResult::kUnknownStream), &result))
+                return false;
+              c.result = static_cast<CommitResult>(result);
+              *partition = c.partition;
+              out->results.push_back(c);
+              return true;
+            },
+            &why))
+      return Bad(why);
+  }
+  if (!r.empty()) return Bad("trailing bytes after the group answer");
   return Status::OK();
 }
 

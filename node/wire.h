@@ -9,6 +9,7 @@
 #ifndef BROOK_NODE_WIRE_H_
 #define BROOK_NODE_WIRE_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,12 +34,17 @@ enum class Kind : uint8_t {
   kCredit = 18,
   kCancel = 19,
   kSeek = 20,
+  // Consumer group requests (docs/GROUPS.md), on the same connection.
+  kGroupHeartbeat = 21,
+  kGroupCommit = 22,
   // Answers, ROUTER -> DEALER.
   kDescribeAnswer = 32,
   kPage = 33,
   kEnd = 34,
   kError = 35,
   kOffset = 36,
+  kGroupHeartbeatAnswer = 37,
+  kGroupCommitAnswer = 38,
 };
 
 // Error codes in an error answer.
@@ -55,6 +61,10 @@ enum class ErrorCode : uint32_t {
   // epoch (weak durability mode) and have been or will be issued again to
   // other records: what the client read there under its epoch is gone.
   kTailLost = 9,
+  // A group request this producer cannot take now: it keeps as many groups,
+  // or members in the group, as it admits (the message says which). Retry
+  // later; members that leave or expire make room.
+  kGroupLimit = 10,
 };
 
 // Largest values the decoders accept.
@@ -169,6 +179,115 @@ void EncodeOffset(uint64_t id, uint64_t offset, const Watermarks& w, uint64_t ep
 void EncodeError(uint64_t id, ErrorCode code, std::string_view message, const Watermarks& w,
                  std::string* out, uint64_t lost_from = 0);
 Status DecodeAnswer(std::string_view frame, Answer* out);
+
+// ----- Consumer groups (docs/GROUPS.md): requests a member sends on its
+// replay connection, and their answers. Decoded with their own functions, so
+// DecodeRequest and DecodeAnswer are unchanged: route a frame by PeekKind.
+
+constexpr size_t kMemberIdSize = 16;
+constexpr size_t kMaxGroupTopics = 1024;    // topics one member follows
+constexpr size_t kMaxGroupStreams = 65536;  // streams in one message
+constexpr size_t kMaxGroupMembers = 4096;   // member ids in one answer
+
+// A member of a consumer group: 16 random bytes it chooses when it starts.
+struct MemberId {
+  std::array<uint8_t, kMemberIdSize> bytes{};
+  bool operator==(const MemberId& o) const { return bytes == o.bytes; }
+  bool operator!=(const MemberId& o) const { return bytes != o.bytes; }
+  bool operator<(const MemberId& o) const { return bytes < o.bytes; }  // bytewise
+  std::string ToHex() const;
+};
+
+// A stream (topic, partition) of the producer with the stream generation
+// under which a member holds it (heartbeat) or must release it (revoke).
+struct GroupStream {
+  std::string_view topic;
+  uint32_t partition = 0;
+  uint64_t generation = 0;  // >= 1
+};
+
+// A stream assigned to the member, with the group's committed position.
+struct GroupAssignment {
+  std::string_view topic;
+  uint32_t partition = 0;
+  uint64_t generation = 0;    // >= 1
+  bool has_position = false;  // false: the group has committed nothing here
+  uint64_t next = 0;
+  uint64_t epoch = 0;
+};
+
+// One stream of a commit: the position the member reached, under the stream
+// generation it was assigned.
+struct GroupCommitStream {
+  std::string_view topic;
+  uint32_t partition = 0;
+  uint64_t generation = 0;  // >= 1
+  uint64_t next = 0;
+  uint64_t epoch = 0;
+};
+
+enum class CommitResult : uint8_t {
+  kAccepted = 0,       // stored in the producer's journal
+  kFenced = 1,         // the member does not own the stream under that generation (any more)
+  kUnknownStream = 2,  // the producer has no such topic or partition
+};
+
+struct GroupCommitResult {
+  std::string_view topic;
+  uint32_t partition = 0;
+  CommitResult result = CommitResult::kFenced;
+};
+
+// kGroupHeartbeat and kGroupCommit. Views point into the decoded frame.
+// Streams are listed in (topic, partition) order, each once; topics in
+// bytewise order, each once.
+struct GroupRequest {
+  Kind kind = Kind::kGroupHeartbeat;
+  uint64_t id = 0;
+  std::string_view group;  // a valid group name (journal/group_name.h)
+  MemberId member;
+  // kGroupHeartbeat:
+  uint32_t session_timeout_ms = 0;  // >= 1; the producer checks its own bounds
+  std::vector<std::string_view> topics;
+  std::vector<GroupStream> held;
+  // kGroupCommit:
+  std::vector<GroupCommitStream> commits;
+};
+
+// kGroupHeartbeatAnswer and kGroupCommitAnswer.
+struct GroupAnswer {
+  Kind kind = Kind::kGroupHeartbeatAnswer;
+  uint64_t id = 0;
+  // kGroupHeartbeatAnswer:
+  uint64_t membership_generation = 0;
+  std::vector<MemberId> members;  // the live members, in increasing order
+  std::vector<GroupAssignment> assigned;
+  std::vector<GroupStream> revoke;
+  // kGroupCommitAnswer: one per stream of the request, in its order.
+  std::vector<GroupCommitResult> results;
+};
+
+// The kind of a request or answer, from its first three bytes or so: for
+// routing a frame to DecodeGroupRequest / DecodeGroupAnswer or to
+// DecodeRequest / DecodeAnswer (which give the precise error for anything
+// malformed, a wrong version included). InvalidArgument if unreadable.
+Status PeekKind(std::string_view frame, Kind* kind);
+inline bool IsGroupRequest(Kind k) { return k == Kind::kGroupHeartbeat || k == Kind::kGroupCommit; }
+inline bool IsGroupAnswer(Kind k) {
+  return k == Kind::kGroupHeartbeatAnswer || k == Kind::kGroupCommitAnswer;
+}
+
+// The encoders put topics and streams in the order the decoders require
+// (sorting a copy); each topic and stream must be given once.
+void EncodeGroupHeartbeat(const GroupRequest& heartbeat, std::string* out);
+void EncodeGroupCommit(const GroupRequest& commit, std::string* out);
+void EncodeGroupHeartbeatAnswer(const GroupAnswer& answer, std::string* out);
+// results in the request's order, i.e. (topic, partition) order.
+void EncodeGroupCommitAnswer(const GroupAnswer& answer, std::string* out);
+// As DecodeRequest, for kGroupHeartbeat and kGroupCommit only.
+Status DecodeGroupRequest(std::string_view frame, GroupRequest* out, ErrorCode* error_code);
+// As DecodeAnswer, for kGroupHeartbeatAnswer and kGroupCommitAnswer only.
+Status DecodeGroupAnswer(std::string_view frame, GroupAnswer* out);
 
 // Decodes `count` records starting at `first_offset` from `bytes` (a records
 // frame or a page), verifying each record's checksum and offset.

@@ -10,10 +10,13 @@
 
 #include "journal/record_format.h"
 #include "node/wire.h"
+#include "tests/decode_checks.h"
 #include "tests/testutil.h"
 
 using namespace brook;
 using namespace brook::node;
+using brook::test::CheckTruncationsRefused;
+using brook::test::FlipEveryByte;
 
 namespace {
 
@@ -36,28 +39,6 @@ std::string Records(uint64_t first, uint32_t count) {
     journal::SealRecord(buf.data() + at, n, first + i, 1000 + i);
   }
   return std::string(buf.data(), buf.size());
-}
-
-// Every strict prefix of `frame` must be refused by `decode`.
-void CheckTruncationsRefused(const std::string& frame,
-                             const std::function<Status(std::string_view)>& decode) {
-  for (size_t n = 0; n < frame.size(); ++n) {
-    INFO("prefix of " << n << " of " << frame.size() << " bytes");
-    CHECK_FALSE(decode(std::string_view(frame.data(), n)).ok());
-  }
-}
-
-// Flipping bytes may or may not leave a valid message; it must never crash.
-void FlipEveryByte(const std::string& frame,
-                   const std::function<Status(std::string_view)>& decode) {
-  for (size_t i = 0; i < frame.size(); ++i) {
-    for (uint8_t bit : {0x01, 0x40, 0x80}) {
-      std::string bad = frame;
-      bad[i] = static_cast<char>(bad[i] ^ bit);
-      Status s = decode(bad);
-      (void)s;
-    }
-  }
 }
 
 }  // namespace
