@@ -2,9 +2,11 @@
 // config names, creates its topics, serves live and replay like any embedded
 // Producer, and accepts records from local programs on its ingest endpoint
 // (tools/ingest.h) — how a shell script (`brook produce`) or a program in
-// another language publishes without linking brook. SIGTERM or SIGINT: stop
-// taking records, commit and acknowledge what was taken, close. SIGHUP: load
-// the allowed client keys again.
+// another language publishes without linking brook. With [discovery] it
+// announces itself on the LAN (docs/DISCOVERY.md), so consumers find it
+// without its endpoints. SIGTERM or SIGINT: stop taking records, commit and
+// acknowledge what was taken, close. SIGHUP: load the allowed client keys
+// again.
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
@@ -44,7 +46,8 @@ CommandSpec NodeSpec() {
       "The node journals every record it takes, publishes it live and serves replays, like a\n"
       "Producer embedded in a program. Local programs publish through its ingest endpoint\n"
       "(`brook produce --config CONFIG TOPIC`). Once bound it prints one line (--json: an\n"
-      "object) with the producer id and the endpoints actually bound.\n"
+      "object) with the producer id, the endpoints actually bound and, with [discovery],\n"
+      "the cluster and where its beacons go.\n"
       "\n"
       "Signals: SIGTERM or SIGINT stop it cleanly (every record taken is committed and\n"
       "acknowledged first); SIGHUP reloads [security] allowed_client_keys.\n"
@@ -62,6 +65,16 @@ CommandSpec NodeSpec() {
       "  [security]                           # optional: CURVE (docs/SECURITY.md)\n"
       "  server_key = node.key                # public key; secret in node.key.secret\n"
       "  allowed_client_keys = clients.keys   # one public key per line\n"
+      "  [discovery]                          # optional: UDP beacons (docs/DISCOVERY.md)\n"
+      "  cluster = shop                       # required here: 1..64 of [A-Za-z0-9._-]\n"
+      "  address = 255.255.255.255            # broadcast (default), a group in 239.0.0.0/8,\n"
+      "                                       #   or 127.255.255.255 (this host only)\n"
+      "  port = 7099                          # UDP, the same for the whole cluster\n"
+      "  interval = 1s                        # a round of beacons this often\n"
+      "  silence_timeout = 5s                 # clients drop a node unheard this long\n"
+      "  interface_address = 0.0.0.0          # the interface's address (0.0.0.0: routing)\n"
+      "  bind_address = 0.0.0.0               # clients listen here: 0.0.0.0 or address\n"
+      "  multicast_ttl = 1                    # routers a multicast beacon may cross\n"
       "  [topic orders]                       # one section per topic\n"
       "  partitions = 3\n"
       "  max_age = 7d                         # also: max_bytes, max_records";
@@ -251,7 +264,7 @@ class IngestServer {
   uint64_t rejected_ = 0;
 };
 
-std::string StatsLine(const ProducerStats& s, const IngestServer* ingest) {
+std::string StatsLine(const ProducerStats& s, const IngestServer* ingest, bool discovery) {
   std::string line = "published " + std::to_string(s.records_published) + " records, " +
                      std::to_string(s.replay_requests) + " replay requests (" +
                      std::to_string(s.replay_records) + " records replayed), " +
@@ -260,6 +273,10 @@ std::string StatsLine(const ProducerStats& s, const IngestServer* ingest) {
     line += ", ingest " + std::to_string(ingest->records()) + " records in " +
             std::to_string(ingest->requests()) + " requests (" +
             std::to_string(ingest->rejected()) + " rejected)";
+  }
+  if (discovery) {
+    line += ", beacons " + std::to_string(s.beacon_rounds) + " rounds (" +
+            std::to_string(s.beacon_errors) + " failed)";
   }
   return line;
 }
@@ -274,7 +291,9 @@ std::string StatsJson(const ProducerStats& s, const IngestServer* ingest) {
       .Num("replay_records", s.replay_records)
       .Num("rejected_requests", s.rejected_requests)
       .Num("handshakes_admitted", s.handshakes_admitted)
-      .Num("handshakes_refused", s.handshakes_refused);
+      .Num("handshakes_refused", s.handshakes_refused)
+      .Num("beacon_rounds", s.beacon_rounds)
+      .Num("beacon_errors", s.beacon_errors);
   if (ingest) {
     o.Num("ingest_records", ingest->records())
         .Num("ingest_requests", ingest->requests())
@@ -335,6 +354,8 @@ int RunNode(int argc, char** argv) {
   }
 
   const std::string id = producer->producer_id().ToHex();
+  const DiscoveryOptions& discovery = config.producer.discovery;
+  const std::string beacons_to = discovery.address + ":" + std::to_string(discovery.port);
   if (json) {
     JsonObject o;
     o.Str("event", "ready")
@@ -350,15 +371,29 @@ int RunNode(int argc, char** argv) {
       o.Null("ingest");
     }
     o.Bool("curve", config.producer.security.enabled);
+    if (discovery.enabled) {
+      o.Raw("discovery", JsonObject()
+                             .Str("cluster", discovery.cluster)
+                             .Str("address", discovery.address)
+                             .Num("port", discovery.port)
+                             .Num("interval_ms", static_cast<uint64_t>(discovery.interval.count()))
+                             .Done());
+    } else {
+      o.Null("discovery");
+    }
     std::printf("%s\n", o.Done().c_str());
   } else {
+    const std::string announced = discovery.enabled ? ", discovery cluster " + discovery.cluster +
+                                                          " on " + beacons_to + " every " +
+                                                          FormatDuration(discovery.interval)
+                                                    : "";
     std::printf(
-        "brook node: ready: producer %s epoch %llu, journal %s (%s), pub %s, replay %s%s%s%s\n",
+        "brook node: ready: producer %s epoch %llu, journal %s (%s), pub %s, replay %s%s%s%s%s\n",
         id.c_str(), static_cast<unsigned long long>(producer->epoch()),
         config.producer.journal.path.c_str(), DurabilityName(config.producer.journal.durability),
         producer->pub_endpoint().c_str(), producer->replay_endpoint().c_str(),
         ingest ? ", ingest " : "", ingest ? ingest->bound().c_str() : "",
-        config.producer.security.enabled ? ", CURVE on" : "");
+        config.producer.security.enabled ? ", CURVE on" : "", announced.c_str());
   }
   std::fflush(stdout);
 
@@ -380,7 +415,8 @@ int RunNode(int argc, char** argv) {
     }
     if (stats_interval.count() > 0 && std::chrono::steady_clock::now() >= next_stats) {
       next_stats += stats_interval;
-      std::fprintf(stderr, "brook node: %s\n", StatsLine(producer->stats(), ingest.get()).c_str());
+      std::fprintf(stderr, "brook node: %s\n",
+                   StatsLine(producer->stats(), ingest.get(), discovery.enabled).c_str());
     }
   };
   if (ingest) {
@@ -398,7 +434,8 @@ int RunNode(int argc, char** argv) {
   if (json) {
     std::printf("%s\n", StatsJson(stats, ingest.get()).c_str());
   } else {
-    std::printf("brook node: stopped: %s\n", StatsLine(stats, ingest.get()).c_str());
+    std::printf("brook node: stopped: %s\n",
+                StatsLine(stats, ingest.get(), discovery.enabled).c_str());
   }
   std::fflush(stdout);
   ingest.reset();  // closes the socket (lingers for the last answers) before the context

@@ -1,9 +1,13 @@
 #include "tools/node_config.h"
 
+#include <arpa/inet.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "node/beacon.h"
+#include "node/discovery.h"
 #include "tools/cli.h"
 
 namespace brook::cli {
@@ -68,6 +72,15 @@ class Parser {
       section_ = kSecurity;
       return Status::OK();
     }
+    if (inner == "discovery") {
+      if (discovery_line_ != 0) {
+        return Error("[discovery] appears twice (first on line " + std::to_string(discovery_line_) +
+                     ")");
+      }
+      section_ = kDiscovery;
+      discovery_line_ = line_;
+      return Status::OK();
+    }
     if (inner.compare(0, 6, "topic ") == 0) {
       const std::string name = Trim(inner.substr(6));
       if (name.empty()) return Error("[topic NAME] needs a name");
@@ -76,7 +89,8 @@ class Parser {
       out_->topics.push_back(TopicSpec{name, TopicConfig{}});
       return Status::OK();
     }
-    return Error("unknown section [" + inner + "] (sections: [security], [topic NAME])");
+    return Error("unknown section [" + inner +
+                 "] (sections: [security], [discovery], [topic NAME])");
   }
 
   Status Setting(const std::string& text) {
@@ -85,9 +99,10 @@ class Parser {
     const std::string key = Trim(text.substr(0, eq));
     const std::string value = Trim(text.substr(eq + 1));
     if (value.empty()) return Error(key + " has no value");
-    const std::string where = section_ == kTopic      ? "[topic " + out_->topics.back().name + "]"
-                              : section_ == kSecurity ? "[security]"
-                                                      : "the top of the file";
+    const std::string where = section_ == kTopic       ? "[topic " + out_->topics.back().name + "]"
+                              : section_ == kSecurity  ? "[security]"
+                              : section_ == kDiscovery ? "[discovery]"
+                                                       : "the top of the file";
     if (!seen_.insert(where + key).second) return Error(key + " is set twice in " + where);
     Status s;
     switch (section_) {
@@ -96,6 +111,9 @@ class Parser {
         break;
       case kSecurity:
         s = SecuritySetting(key, value);
+        break;
+      case kDiscovery:
+        s = DiscoverySetting(key, value);
         break;
       case kTopic:
         s = TopicSetting(key, value, &out_->topics.back().config);
@@ -165,6 +183,49 @@ class Parser {
     return Status::OK();
   }
 
+  // One setting of [discovery]. Each value is checked on its own here (so the
+  // error names its line); how they fit together, in Finish.
+  Status DiscoverySetting(const std::string& key, const std::string& value) {
+    DiscoveryOptions& d = out_->producer.discovery;
+    uint64_t n = 0;
+    if (key == "cluster") {
+      if (!node::IsValidClusterName(value)) {
+        return Error("cluster must be 1..64 bytes of letters, digits, '.', '_' and '-' (got '" +
+                     value.substr(0, 80) + "')");
+      }
+      d.cluster = value;
+    } else if (key == "address" || key == "interface_address" || key == "bind_address") {
+      in_addr a{};
+      if (inet_pton(AF_INET, value.c_str(), &a) != 1) {
+        return Error(key + " must be an IPv4 address such as " +
+                     (key == "address" ? "255.255.255.255" : "0.0.0.0") + " (got '" +
+                     value.substr(0, 80) + "')");
+      }
+      (key == "address"        ? d.address
+       : key == "bind_address" ? d.bind_address
+                               : d.interface_address) = value;
+    } else if (key == "port" || key == "multicast_ttl") {
+      const uint64_t most = key == "port" ? 65535 : 255;
+      Status s = ParseUint(value, &n);
+      if (!s.ok() || n < 1 || n > most) {
+        return Error(key + " must be a number from 1 to " + std::to_string(most) + " (got '" +
+                     value.substr(0, 80) + "')");
+      }
+      if (key == "port") d.port = static_cast<uint16_t>(n);
+      if (key == "multicast_ttl") d.multicast_ttl = static_cast<int>(n);
+    } else if (key == "interval" || key == "silence_timeout") {
+      std::chrono::milliseconds& t = key == "interval" ? d.interval : d.silence_timeout;
+      Status s = ParseDuration(value, &t);
+      if (!s.ok()) return s;
+      if (t.count() <= 0) return Error(key + " must be longer than 0");
+    } else {
+      return Error("unknown setting '" + key +
+                   "' in [discovery] (cluster, address, port, interval, silence_timeout, "
+                   "interface_address, bind_address, multicast_ttl)");
+    }
+    return Status::OK();
+  }
+
   static Status TopicSetting(const std::string& key, const std::string& value, TopicConfig* t) {
     uint64_t n = 0;
     if (key == "partitions") {
@@ -193,6 +254,20 @@ class Parser {
       return Status::InvalidArgument(file +
                                      "'pub = ENDPOINT' and 'replay = ENDPOINT' are required");
     }
+    if (discovery_line_ != 0) {
+      const std::string at = path_ + ":" + std::to_string(discovery_line_) + ": ";
+      if (p.discovery.cluster.empty()) {
+        return Status::InvalidArgument(at +
+                                       "[discovery] needs 'cluster = NAME' (the name producers "
+                                       "and consumers that should find each other share), or "
+                                       "remove the section to turn discovery off");
+      }
+      p.discovery.enabled = true;
+      // The values one by one were checked above; here, how they fit
+      // together (e.g. silence_timeout over interval, bind_address).
+      Status s = node::ValidateDiscoveryOptions(p.discovery, "[discovery]");
+      if (!s.ok()) return Status::InvalidArgument(at + std::string(s.message()));
+    }
     const bool has_server = !out_->server_key_file.empty();
     const bool has_allowed = !out_->allowed_client_keys_file.empty();
     if (has_server != has_allowed) {
@@ -210,7 +285,7 @@ class Parser {
     return LoadAllowedKeys(out_->allowed_client_keys_file, &p.security.allowed_client_keys);
   }
 
-  enum SectionKind { kNode, kSecurity, kTopic };
+  enum SectionKind { kNode, kSecurity, kDiscovery, kTopic };
 
   std::string path_;
   std::string base_;
@@ -218,6 +293,7 @@ class Parser {
   NodeConfig* out_;
   int line_ = 0;
   SectionKind section_ = kNode;
+  int discovery_line_ = 0;  // of the [discovery] header; 0: none
   std::set<std::string> topic_names_;
   std::set<std::string> seen_;
 };

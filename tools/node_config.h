@@ -1,7 +1,8 @@
 // The configuration file of `brook node` (docs/CLI.md, "brook node"): a
-// journal, endpoints, durability, topics with their retention, and CURVE
-// keys. Clients (`brook produce`, `consume`, `describe`) read the same file
-// with --config to find the node's endpoints and public key.
+// journal, endpoints, durability, topics with their retention, CURVE keys,
+// and LAN discovery. Clients (`brook produce`, `consume`, `describe`) read
+// the same file with --config to find the node's endpoints and public key,
+// and the discovery settings of its cluster.
 //
 //   # comments start with '#'
 //   journal = /var/lib/brook/shop
@@ -13,6 +14,11 @@
 //   [security]
 //   server_key = /etc/brook/node.key          # public key; the secret in node.key.secret
 //   allowed_client_keys = /etc/brook/clients.keys
+//
+//   [discovery]                    # optional: announce the node on the LAN
+//   cluster = shop                 # required in the section
+//   address = 255.255.255.255      # also: port, interval, silence_timeout,
+//                                  #   interface_address, bind_address, multicast_ttl
 //
 //   [topic orders]
 //   partitions = 3
@@ -38,7 +44,8 @@ struct NodeConfig {
   std::string path;  // the file it came from
   // Journal options, endpoints, heartbeat, queues; security.enabled and the
   // server's public key, plus (with secrets loaded) the secret key and the
-  // allowed client keys.
+  // allowed client keys; discovery (enabled when the file has a [discovery]
+  // section, checked with node::ValidateDiscoveryOptions).
   ProducerOptions producer;
   // Where `brook produce` and other local programs publish through the node
   // (the ingest protocol, docs/PROTOCOL.md). Empty: no ingest endpoint.
