@@ -1,6 +1,7 @@
 // brook consume: a topic's records on stdout, kcat style: from the earliest,
 // the latest, an offset or a time, to the end of what the nodes held at the
-// start (default) or on and on (--follow).
+// start (default) or on and on (--follow). Nodes are named (--pub/--replay,
+// --config) or discovered (--discover CLUSTER), or both.
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,17 @@ CommandSpec ConsumeSpec() {
       "By default it stops at the end: it asks every node for its high watermarks at the\n"
       "start and exits once every partition has been delivered up to them. --follow goes\n"
       "on with new records until Ctrl-C or SIGTERM.\n\n"
+      "--discover CLUSTER (or a --config file with [discovery]) follows every producer of\n"
+      "the cluster that announces one of the topics, also ones that appear later, with no\n"
+      "endpoints given. To stop at the end it first listens for beacons for three\n"
+      "intervals (a --config file's [discovery] interval, else 1 s), at least 2 s, or less\n"
+      "once producers were heard and no new one came for two intervals: the producers\n"
+      "heard then are the ones whose high watermarks at the start make the end. Records of\n"
+      "producers found later are printed as they come until that end is reached. The\n"
+      "listener binds the discovery address itself, so it hears beacons and nothing else\n"
+      "(a --config file's bind_address is kept). Under CURVE (--client-key), only\n"
+      "producers whose key is given by --discovery-key (or --server-key, or a --config\n"
+      "file) are believed, and that key is pinned.\n\n"
       "What cannot be delivered is said on stderr, never skipped silently:\n"
       "  brook consume: event: offsets 0..69 of orders/0 were removed by retention ...\n"
       "With --json each event is also a line on stdout, where it happened in the stream:\n"
@@ -56,7 +69,9 @@ CommandSpec ConsumeSpec() {
       "examples:\n"
       "  brook consume orders --pub tcp://host:7000 --replay tcp://host:7001\n"
       "  brook consume orders --config /etc/brook/shop.conf --from -1h --json\n"
-      "  brook consume orders --config shop.conf --follow --name audit";
+      "  brook consume orders --config shop.conf --follow --name audit\n"
+      "  brook consume orders --discover shop --json\n"
+      "  brook consume orders --discover shop --client-key me.key --discovery-key node1.key";
   spec.min_positional = 1;
   spec.max_positional = 1000;
   AddNodeOptions(&spec);
@@ -131,21 +146,25 @@ struct Target {
 
 // Asks every node for its watermarks: where the end is. With a time start,
 // partitions with nothing at or after it are done already (the consumer's
-// lag() reports their position only once a record is delivered).
-bool FindTargets(const CommandSpec& spec, const Nodes& nodes,
-                 const std::vector<std::string>& topics, const StartPosition& start,
-                 std::chrono::milliseconds timeout, std::vector<Target>* targets, int* exit_code) {
+// lag() reports their position only once a record is delivered). A producer
+// reached at two endpoints (named and discovered) counts once.
+bool FindTargets(const CommandSpec& spec, const std::vector<ProducerEndpoints>& nodes,
+                 const ClientSecurity& security, const std::vector<std::string>& topics,
+                 const StartPosition& start, std::chrono::milliseconds timeout,
+                 std::vector<Target>* targets, int* exit_code) {
   std::vector<bool> found(topics.size(), false);
   std::string seen;
-  for (const ProducerEndpoints& endpoints : nodes.endpoints) {
+  std::set<ProducerId> producers;
+  for (const ProducerEndpoints& endpoints : nodes) {
     NodeClient client;
     NodeDescription d;
-    Status s = client.Connect(endpoints, nodes.security);
+    Status s = client.Connect(endpoints, security);
     if (s.ok()) s = client.Describe(timeout, &d);
     if (!s.ok()) {
       *exit_code = Fail(spec, s);
       return false;
     }
+    if (!producers.insert(d.producer).second) continue;
     std::string names;
     for (const NodeDescription::Topic& t : d.topics) names += (names.empty() ? "" : ", ") + t.name;
     seen += "\n  " + d.endpoint + ": " + (names.empty() ? "(no topics)" : names);
@@ -344,14 +363,50 @@ int RunConsume(int argc, char** argv) {
   if (!NodesFromArgs(spec, args, &nodes, &code)) return code;
   options.producers = nodes.endpoints;
   options.security = nodes.security;
+  options.discovery = nodes.discovery;
   options.logger = StderrLogger("consume", args.Has("verbose"));
+  if (nodes.discovery.enabled && nodes.security.enabled) {
+    if (BeaconKeys(nodes).empty()) {
+      return UsageError(spec,
+                        "with CURVE, discovery follows only producers whose public key it "
+                        "knows: give --discovery-key FILE (a producer's public key file; "
+                        "repeatable)");
+    }
+    options.discovery_server_keys = nodes.discovery_server_keys;
+  } else if (!nodes.discovery_server_keys.empty()) {
+    return UsageError(spec,
+                      "--discovery-key says which producers to believe under CURVE; give "
+                      "--client-key FILE too (this client's key pair), or leave it out");
+  }
 
   InstallStopSignals();
   const auto started = Clock::now();
+  const std::chrono::milliseconds window = DiscoveryWindow(nodes.discovery);
   std::vector<Target> targets;
-  if (!follow &&
-      !FindTargets(spec, nodes, options.topics, options.start, timeout, &targets, &code)) {
-    return code;
+  if (!follow) {
+    // The end is the high watermarks at the start of every node out there
+    // now: the named ones and those heard within the discovery window.
+    std::vector<ProducerEndpoints> at_start = nodes.endpoints;
+    if (nodes.discovery.enabled) {
+      std::vector<DiscoveredProducer> heard;
+      node::BeaconListenerStats stats;
+      s = ListenForProducers(nodes, window, &heard, &stats);
+      if (!s.ok()) return Fail(spec, s);
+      if (StopRequested()) return kExitOk;
+      for (const DiscoveredProducer& d : heard) {
+        const bool named =
+            std::any_of(at_start.begin(), at_start.end(),
+                        [&](const ProducerEndpoints& e) { return e.replay == d.replay_endpoint; });
+        if (named) continue;
+        at_start.emplace_back(d.pub_endpoint, d.replay_endpoint,
+                              nodes.security.enabled ? d.server_public_key : std::string());
+      }
+      if (at_start.empty()) return Fail(spec, NothingHeard(nodes, window, stats));
+    }
+    if (!FindTargets(spec, at_start, nodes.security, options.topics, options.start, timeout,
+                     &targets, &code)) {
+      return code;
+    }
   }
 
   if (!follow && !options.name.empty() && options.start.kind == StartPosition::Kind::kTimestamp) {
@@ -386,7 +441,19 @@ int RunConsume(int argc, char** argv) {
   auto last_progress = Clock::now();
   int result = kExitOk;
   bool commit = !options.name.empty();
+  // --follow with only discovery: say so once if nobody is heard for a while.
+  bool quiet_said = !(follow && nodes.discovery.enabled && nodes.endpoints.empty());
   while (!StopRequested()) {
+    if (!quiet_said && Clock::now() - started >= window) {
+      quiet_said = true;
+      if (consumer->stats().producers_discovered == 0) {
+        const DiscoveryOptions& d = nodes.discovery;
+        std::fprintf(stderr,
+                     "brook consume: no producer of cluster '%s' with these topics heard on "
+                     "%s:%u yet; waiting (--verbose logs each one found)\n",
+                     d.cluster.c_str(), d.address.c_str(), static_cast<unsigned>(d.port));
+      }
+    }
     if (!follow && AtEnd(*consumer, &targets)) break;
     const size_t want =
         count ? static_cast<size_t>(std::min<uint64_t>(kPollBatch, count - printed)) : kPollBatch;

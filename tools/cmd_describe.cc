@@ -1,8 +1,9 @@
 // brook describe: what a running node holds (its answer to the replay
-// protocol's describe), what a journal directory holds (tools/journal_inspect),
-// or how far a named consumer is behind.
+// protocol's describe, or its discovery beacons), what a journal directory
+// holds (tools/journal_inspect), or how far a named consumer is behind.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -36,16 +37,30 @@ CommandSpec DescribeSpec() {
       "$XDG_STATE_HOME/brook or ~/.local/state/brook) against the nodes' high watermarks:\n"
       "per partition the next offset it will process and its lag in records. Reading the\n"
       "positions takes no lock a running consumer would notice.\n\n"
-      "--json: one JSON object per node (per line); with --name, one object.\n\n"
+      "--discover CLUSTER (or a --config file with [discovery]): the producers of the\n"
+      "cluster heard on the LAN, from their beacons (nothing is asked of them): id, epoch,\n"
+      "endpoints, where the beacons came from, the CURVE key announced, and the watermarks\n"
+      "as of the last beacon. It listens up to --timeout (default: three intervals of a\n"
+      "--config file's [discovery], else of 1 s, at least 2 s), less once producers were\n"
+      "heard and no new one came for two intervals.\n"
+      "With --discovery-key only producers announcing one of those keys are listed (those\n"
+      "a consumer under CURVE would follow).\n\n"
+      "--json: one JSON object per node (per line); with --name, one object. A discovered\n"
+      "node's object also has \"discovered\": true, \"cluster\", \"pub\", \"source_address\"\n"
+      "and \"server_public_key\" (null without CURVE).\n\n"
       "examples:\n"
       "  brook describe --pub tcp://host:7000 --replay tcp://host:7001\n"
+      "  brook describe --discover shop --json\n"
       "  brook describe --journal /var/lib/brook/shop --json\n"
       "  brook describe --config shop.conf --name audit";
   AddNodeOptions(&spec);
   spec.options.push_back({"journal", "DIR", "describe a journal directory instead of a node"});
   spec.options.push_back({"name", "NAME", "a named consumer's positions and lag"});
   spec.options.push_back({"state-dir", "DIR", "where that consumer keeps its positions"});
-  spec.options.push_back({"timeout", "DURATION", "how long to wait for each node (default 5s)"});
+  spec.options.push_back({"timeout", "DURATION",
+                          "how long to wait for each node (default 5s); with discovery,\n"
+                          "how long to listen for beacons at most (default: 3 intervals,\n"
+                          "at least 2s)"});
   spec.options.push_back({"json", "", "JSON instead of tables"});
   return spec;
 }
@@ -63,6 +78,41 @@ bool DescribeAll(const CommandSpec& spec, const Nodes& nodes, std::chrono::milli
       *exit_code = Fail(spec, s);
       return false;
     }
+    out->push_back(std::move(d));
+  }
+  return true;
+}
+
+// Listens for beacons and appends the producers heard that *out does not
+// hold already (by id). False with *exit_code set when the listener fails, or
+// when no node is known at all.
+bool DiscoverAll(const CommandSpec& spec, const Nodes& nodes, std::chrono::milliseconds window,
+                 std::vector<NodeDescription>* out, int* exit_code) {
+  std::vector<DiscoveredProducer> heard;
+  node::BeaconListenerStats stats;
+  Status s = ListenForProducers(nodes, window, &heard, &stats);
+  if (!s.ok()) {
+    *exit_code = Fail(spec, s);
+    return false;
+  }
+  if (heard.empty() && out->empty()) {
+    *exit_code = Fail(spec, NothingHeard(nodes, window, stats));
+    return false;
+  }
+  for (const DiscoveredProducer& p : heard) {
+    const bool known = std::any_of(out->begin(), out->end(),
+                                   [&](const NodeDescription& d) { return d.producer == p.id; });
+    if (known) continue;
+    NodeDescription d;
+    d.endpoint = p.replay_endpoint;
+    d.producer = p.id;
+    d.epoch = p.epoch;
+    for (const DiscoveredTopic& t : p.topics) d.topics.push_back({t.name, t.partitions});
+    d.discovered = true;
+    d.cluster = p.cluster;
+    d.pub = p.pub_endpoint;
+    d.source_address = p.source_address;
+    d.server_public_key = p.server_public_key;
     out->push_back(std::move(d));
   }
   return true;
@@ -93,17 +143,29 @@ void PrintNode(const NodeDescription& d, bool json) {
                            .Raw("partitions", JsonArray(parts))
                            .Done());
     }
-    std::printf("%s\n", JsonObject()
-                            .Str("endpoint", d.endpoint)
-                            .Str("producer", d.producer.ToHex())
-                            .Num("epoch", d.epoch)
-                            .Raw("topics", JsonArray(topics))
-                            .Done()
-                            .c_str());
+    JsonObject o;
+    o.Str("endpoint", d.endpoint).Str("producer", d.producer.ToHex()).Num("epoch", d.epoch);
+    if (d.discovered) {
+      o.Bool("discovered", true)
+          .Str("cluster", d.cluster)
+          .Str("pub", d.pub)
+          .Str("source_address", d.source_address);
+      if (d.server_public_key.empty()) {
+        o.Null("server_public_key");
+      } else {
+        o.Str("server_public_key", d.server_public_key);
+      }
+    }
+    std::printf("%s\n", o.Raw("topics", JsonArray(topics)).Done().c_str());
     return;
   }
   std::printf("node      %s\nproducer  %s\nepoch     %llu\n", d.endpoint.c_str(),
               d.producer.ToHex().c_str(), static_cast<unsigned long long>(d.epoch));
+  if (d.discovered) {
+    std::printf("pub       %s\nheard     from %s in cluster %s\nkey       %s\n", d.pub.c_str(),
+                d.source_address.c_str(), d.cluster.c_str(),
+                d.server_public_key.empty() ? "(none: no CURVE)" : d.server_public_key.c_str());
+  }
   if (d.topics.empty()) {
     std::printf("\nno topics\n");
     return;
@@ -248,12 +310,17 @@ int RunDescribe(int argc, char** argv) {
   if (!HasNodeOptions(args)) {
     return UsageError(spec,
                       "describe what? give node options (--pub ENDPOINT --replay ENDPOINT, "
-                      "or --config FILE), or --journal DIR");
+                      "--config FILE, or --discover CLUSTER), or --journal DIR");
   }
   Nodes nodes;
   if (!NodesFromArgs(spec, args, &nodes, &code)) return code;
   std::vector<NodeDescription> described;
   if (!DescribeAll(spec, nodes, timeout, &described, &code)) return code;
+  if (nodes.discovery.enabled) {
+    const std::chrono::milliseconds window =
+        args.Has("timeout") ? timeout : DiscoveryWindow(nodes.discovery);
+    if (!DiscoverAll(spec, nodes, window, &described, &code)) return code;
+  }
   if (args.Has("name")) {
     return DescribeLag(spec, described, args.Get("name"), args.Get("state-dir", DefaultStateDir()),
                        json);
@@ -264,6 +331,11 @@ int RunDescribe(int argc, char** argv) {
   }
   if (!json) {
     std::printf("\n(retention and sizes: brook describe --journal DIR on the node's host)\n");
+    if (nodes.discovery.enabled) {
+      std::printf(
+          "(discovered nodes: watermarks as of their last beacon, at most one interval "
+          "old)\n");
+    }
   }
   return kExitOk;
 }

@@ -1,7 +1,9 @@
 // Which nodes a client subcommand (consume, describe) talks to, and how:
-// the shared --pub/--replay/--config options with the CURVE ones, and a
-// small replay-protocol client for the questions the consumer API does not
-// answer (a node's watermarks now; where a time falls in a partition).
+// the shared --pub/--replay/--config options with the CURVE ones, discovery
+// (--discover CLUSTER and its settings, or a config file's [discovery]), a
+// short listen for beacons (who is out there now), and a small
+// replay-protocol client for the questions the consumer API does not answer
+// (a node's watermarks now; where a time falls in a partition).
 #ifndef BROOK_TOOLS_NODE_ARGS_H_
 #define BROOK_TOOLS_NODE_ARGS_H_
 
@@ -13,17 +15,21 @@
 #include <vector>
 
 #include "brook/consumer.h"
+#include "brook/discovery.h"
 #include "brook/journal.h"
 #include "brook/record.h"
 #include "brook/status.h"
+#include "node/discovery.h"
 #include "tools/cli.h"
 
 namespace brook::cli {
 
-// Adds --pub, --replay, --config and the CURVE options.
+// Adds --pub, --replay, --config, the CURVE options, --discover and the
+// discovery options.
 void AddNodeOptions(CommandSpec* spec);
 
-// True when any node option was given (--pub, --replay or --config).
+// True when any node option was given (--pub, --replay, --config or
+// --discover).
 bool HasNodeOptions(const Args& args);
 
 struct Nodes {
@@ -31,12 +37,42 @@ struct Nodes {
   // enabled when the nodes run CURVE; each endpoint's server key, when it
   // came from a config file, is in its ProducerEndpoints.
   ClientSecurity security;
+  // enabled with --discover, or a --config file with [discovery] (its
+  // settings; --discover and --discovery-* override them).
+  DiscoveryOptions discovery;
+  // --discovery-key files: the producers discovery may follow under CURVE.
+  std::vector<std::string> discovery_server_keys;
 };
 
 // Reads the node options. Like ParseArgs: false with *exit_code set (and the
 // reason printed) on failure: 2 when the options do not fit together, 1 when
-// a file they name cannot be used.
+// a file they name cannot be used. Without --discover (or a config with
+// [discovery]) some node must be named.
 bool NodesFromArgs(const CommandSpec& spec, const Args& args, Nodes* out, int* exit_code);
+
+// How long a client listens for beacons before it takes the producers heard
+// as "those out there": three intervals, at least 2 s.
+std::chrono::milliseconds DiscoveryWindow(const DiscoveryOptions& discovery);
+
+// The server keys a beacon must carry to be believed: those of
+// --discovery-key and, with CURVE on, of --server-key and the config files
+// (what the consumer pins). Empty: every beacon of the cluster.
+std::vector<std::string> BeaconKeys(const Nodes& nodes);
+
+// Listens for beacons of nodes.discovery's cluster for at most `window`:
+// until then, or, once a producer was heard, until no new one has been heard
+// for two intervals (every live producer sends a round each interval).
+// *out: the producers heard, each from its last complete round.
+// Errors: those of node::BeaconListener::Open (FailedPrecondition: the port
+// cannot be shared, a group cannot be joined; the message says what to do).
+Status ListenForProducers(const Nodes& nodes, std::chrono::milliseconds window,
+                          std::vector<DiscoveredProducer>* out, node::BeaconListenerStats* stats);
+
+// Why nothing was heard, for an error message: "no producer of cluster 'shop'
+// announced itself on ADDRESS:PORT within 2 s; ..." with what the listener
+// dropped (other clusters, keys not listed, ...).
+std::string NothingHeard(const Nodes& nodes, std::chrono::milliseconds window,
+                         const node::BeaconListenerStats& stats);
 
 // Where --name keeps positions without --state-dir: $XDG_STATE_HOME/brook,
 // else ~/.local/state/brook.
@@ -44,9 +80,9 @@ std::string DefaultStateDir();
 // Like `mkdir -p`. Errors: FailedPrecondition naming the directory.
 Status MakeDirectories(const std::string& path);
 
-// A node's answer to describe.
+// A node's answer to describe, or what its beacons said (`discovered`).
 struct NodeDescription {
-  std::string endpoint;  // the replay endpoint that answered
+  std::string endpoint;  // the replay endpoint that answered (or was announced)
   ProducerId producer;
   uint64_t epoch = 0;
   struct Topic {
@@ -54,6 +90,14 @@ struct NodeDescription {
     std::vector<Watermarks> partitions;  // index = partition
   };
   std::vector<Topic> topics;
+  // Heard in beacons rather than asked: the cluster, the live endpoint, the
+  // address the beacons came from and the CURVE key announced (empty
+  // without CURVE). The watermarks are at most one interval old.
+  bool discovered = false;
+  std::string cluster;
+  std::string pub;
+  std::string source_address;
+  std::string server_public_key;
 
   const Topic* Find(const std::string& name) const;
 };

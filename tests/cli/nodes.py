@@ -2,6 +2,7 @@
 how to start one, and the command-line options that name it."""
 import contextlib
 import os
+import socket
 import threading
 
 from conftest import spawn
@@ -12,6 +13,14 @@ def key_in(path):
     lines = [l for l in open(path).read().splitlines() if l and not l.startswith("#")]
     assert len(lines) == 1, lines
     return lines[0]
+
+
+def free_udp_port():
+    """A UDP port nothing on 127.0.0.1 holds now, for a discovery cluster of
+    one test."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_producer(brook_py, directory, **kwargs):
