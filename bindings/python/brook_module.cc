@@ -1,5 +1,5 @@
-// The `brook` Python module, first increment: producer, consumer, records,
-// durability, start positions, events and the exception hierarchy.
+// The `brook` Python module: producer, consumer, records, durability, start
+// positions, events, CURVE keys, LAN discovery and the exception hierarchy.
 //
 // Every call that waits (publish, poll, close) releases the GIL, so other
 // Python threads run meanwhile. Poll waits in slices of at most 100 ms and
@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "brook/consumer.h"
+#include "brook/discovery.h"
 #include "brook/producer.h"
 #include "brook/security.h"
 
@@ -86,6 +88,81 @@ brook::Durability ParseDurability(const std::string& d) {
       "durability must be 'fsync', 'nometasync' or 'nosync', not '" + d + "'"));
 }
 
+[[noreturn]] void RaiseType(const std::string& message) {
+  PyErr_SetString(PyExc_TypeError, message.c_str());
+  throw py::error_already_set();
+}
+
+std::string TypeName(const py::handle& h) {
+  return std::string(py::str(h.get_type().attr("__name__")));
+}
+
+constexpr const char* kDiscoveryKeys =
+    "cluster, address, port, interval, silence_timeout, interface_address, bind_address, "
+    "multicast_ttl";
+
+// discovery=: None (off), a cluster name (the other settings as documented
+// in brook/discovery.h), or a mapping of DiscoveryOptions' fields, durations
+// in seconds (int, float or datetime.timedelta).
+brook::DiscoveryOptions ParseDiscovery(const py::object& d) {
+  brook::DiscoveryOptions o;
+  if (d.is_none()) return o;
+  o.enabled = true;
+  if (py::isinstance<py::str>(d)) {
+    o.cluster = d.cast<std::string>();
+    return o;
+  }
+  if (!py::isinstance(d, py::module_::import("collections.abc").attr("Mapping"))) {
+    RaiseType(
+        "discovery must be a cluster name (str) or a dict such as {'cluster': 'shop', "
+        "'port': 7099}, not " +
+        TypeName(d));
+  }
+  for (const py::handle& k : d.attr("keys")()) {
+    if (!py::isinstance<py::str>(k)) RaiseType("discovery's keys are str, not " + TypeName(k));
+    const std::string key = k.cast<std::string>();
+    const py::object v = d.attr("__getitem__")(k);
+    const std::string what = "discovery['" + key + "']";
+    if (key == "cluster" || key == "address" || key == "interface_address" ||
+        key == "bind_address") {
+      if (!py::isinstance<py::str>(v)) RaiseType(what + " must be a str, not " + TypeName(v));
+      const std::string text = v.cast<std::string>();
+      (key == "cluster"             ? o.cluster
+       : key == "address"           ? o.address
+       : key == "interface_address" ? o.interface_address
+                                    : o.bind_address) = text;
+    } else if (key == "port" || key == "multicast_ttl") {
+      if (!py::isinstance<py::int_>(v) || py::isinstance<py::bool_>(v))
+        RaiseType(what + " must be an int, not " + TypeName(v));
+      const long long n = v.cast<long long>();
+      const long long most = key == "port" ? 65535 : 255;
+      if (n < 1 || n > most)
+        Raise(brook::Status::InvalidArgument(what + " must be 1.." + std::to_string(most) +
+                                             ", not " + std::to_string(n)));
+      if (key == "port") o.port = static_cast<uint16_t>(n);
+      if (key == "multicast_ttl") o.multicast_ttl = static_cast<int>(n);
+    } else if (key == "interval" || key == "silence_timeout") {
+      double seconds = 0;
+      if (py::hasattr(v, "total_seconds")) {
+        seconds = v.attr("total_seconds")().cast<double>();
+      } else if ((py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)) &&
+                 !py::isinstance<py::bool_>(v)) {
+        seconds = v.cast<double>();
+      } else {
+        RaiseType(what + " is a duration in seconds (int, float or timedelta), not " + TypeName(v));
+      }
+      if (!(seconds >= 0.001 && seconds < 1e9))
+        Raise(brook::Status::InvalidArgument(what + " must be at least 0.001 s (1 ms)"));
+      (key == "interval" ? o.interval : o.silence_timeout) =
+          std::chrono::milliseconds(std::llround(seconds * 1000.0));
+    } else {
+      Raise(brook::Status::InvalidArgument("discovery: unknown setting '" + key + "' (" +
+                                           kDiscoveryKeys + ")"));
+    }
+  }
+  return o;
+}
+
 // The outcome of publish_async, filled by the journal's thread (no GIL
 // needed), read by result() with the GIL released while it waits.
 class PublishFuture {
@@ -140,8 +217,9 @@ class PyProducer {
   PyProducer(const std::string& journal, const std::string& pub_endpoint,
              const std::string& replay_endpoint, const std::string& durability,
              double heartbeat_interval, const py::object& keys,
-             const std::vector<std::string>& allowed_client_keys) {
+             const std::vector<std::string>& allowed_client_keys, const py::object& discovery) {
     brook::ProducerOptions o;
+    o.discovery = ParseDiscovery(discovery);
     if (!keys.is_none()) {
       auto pair = keys.cast<std::pair<std::string, std::string>>();
       o.security.enabled = true;
@@ -249,6 +327,22 @@ class PyProducer {
     Check(s);
   }
 
+  py::dict Stats() {
+    const brook::ProducerStats st = p().stats();
+    py::dict d;
+    d["records_published"] = st.records_published;
+    d["live_messages"] = st.live_messages;
+    d["heartbeats"] = st.heartbeats;
+    d["replay_requests"] = st.replay_requests;
+    d["replay_records"] = st.replay_records;
+    d["rejected_requests"] = st.rejected_requests;
+    d["handshakes_admitted"] = st.handshakes_admitted;
+    d["handshakes_refused"] = st.handshakes_refused;
+    d["beacon_rounds"] = st.beacon_rounds;
+    d["beacon_errors"] = st.beacon_errors;
+    return d;
+  }
+
   std::string pub_endpoint() { return p().pub_endpoint(); }
   std::string replay_endpoint() { return p().replay_endpoint(); }
   std::string producer_id() { return p().producer_id().ToHex(); }
@@ -348,17 +442,44 @@ Event ToEvent(const brook::ConsumerEvent& e) {
 
 class PyConsumer {
  public:
-  PyConsumer(const std::vector<std::pair<std::string, std::string>>& producers,
-             const std::vector<std::string>& topics, const std::optional<std::string>& name,
-             const std::optional<std::string>& state_dir, const py::object& start, bool auto_commit,
-             double auto_commit_interval, const py::object& keys,
-             const std::optional<std::string>& server_public_key)
+  PyConsumer(const py::object& producers, const py::object& topics,
+             const std::optional<std::string>& name, const std::optional<std::string>& state_dir,
+             const py::object& start, bool auto_commit, double auto_commit_interval,
+             const py::object& keys, const std::optional<std::string>& server_public_key,
+             const py::object& discovery, const std::vector<std::string>& discovery_server_keys)
       : auto_commit_(auto_commit && name.has_value()),
         auto_commit_interval_(
             std::chrono::microseconds(static_cast<int64_t>(auto_commit_interval * 1e6))) {
     brook::ConsumerOptions o;
-    for (const auto& [pub, replay] : producers) o.producers.push_back({pub, replay});
-    o.topics = topics;
+    o.discovery = ParseDiscovery(discovery);
+    if (topics.is_none())
+      RaiseType("Consumer() needs topics: the topics to follow, e.g. ['orders']");
+    try {
+      o.topics = topics.cast<std::vector<std::string>>();
+    } catch (const py::cast_error&) {
+      RaiseType("topics must be a list of str, e.g. ['orders'], not " + TypeName(topics));
+    }
+    if (!producers.is_none()) {
+      std::vector<std::pair<std::string, std::string>> named;
+      try {
+        named = producers.cast<std::vector<std::pair<std::string, std::string>>>();
+      } catch (const py::cast_error&) {
+        RaiseType("producers must be a list of (pub_endpoint, replay_endpoint), not " +
+                  TypeName(producers));
+      }
+      for (const auto& [pub, replay] : named) o.producers.push_back({pub, replay});
+    }
+    if (o.producers.empty() && !o.discovery.enabled) {
+      Raise(brook::Status::InvalidArgument(
+          "producers is empty: name them as [(pub_endpoint, replay_endpoint), ...], or find "
+          "them on the LAN with discovery='CLUSTER' (or a dict of discovery settings)"));
+    }
+    if (!discovery_server_keys.empty() && (keys.is_none() || !o.discovery.enabled)) {
+      Raise(brook::Status::InvalidArgument(
+          "discovery_server_keys say which discovered producers to believe under CURVE: they "
+          "need discovery=... and keys=(public, secret), this consumer's CURVE key pair"));
+    }
+    o.discovery_server_keys = discovery_server_keys;
     if (name) o.name = *name;
     if (state_dir) o.state_dir = *state_dir;
     o.start = ParseStart(start);
@@ -463,6 +584,8 @@ class PyConsumer {
     d["duplicates_dropped"] = st.duplicates_dropped;
     d["malformed_messages"] = st.malformed_messages;
     d["handshakes_failed"] = st.handshakes_failed;
+    d["producers_discovered"] = st.producers_discovered;
+    d["beacons_dropped"] = st.beacons_dropped;
     return d;
   }
 
@@ -675,17 +798,30 @@ PYBIND11_MODULE(_brook, m) {
            "(partition, offset) once committed; raises brook.Error if the publish failed, "
            "TimeoutError after `timeout` seconds. The GIL is released while waiting.");
 
-  py::class_<PyProducer>(m, "Producer",
-                         "Journals records and publishes them live; serves replays.\n\n"
-                         "Producer(journal, pub_endpoint='tcp://127.0.0.1:0', "
-                         "replay_endpoint='tcp://127.0.0.1:0', durability='fsync', "
-                         "heartbeat_interval=0.5)")
-      .def(py::init<const std::string&, const std::string&, const std::string&, const std::string&,
-                    double, const py::object&, const std::vector<std::string>&>(),
-           py::arg("journal"), py::arg("pub_endpoint") = "tcp://127.0.0.1:0",
-           py::arg("replay_endpoint") = "tcp://127.0.0.1:0", py::arg("durability") = "fsync",
-           py::arg("heartbeat_interval") = 0.5, py::kw_only(), py::arg("keys") = py::none(),
-           py::arg("allowed_client_keys") = std::vector<std::string>{})
+  py::class_<PyProducer>(
+      m, "Producer",
+      "Journals records and publishes them live; serves replays.\n\n"
+      "Producer(journal, pub_endpoint='tcp://127.0.0.1:0', "
+      "replay_endpoint='tcp://127.0.0.1:0', durability='fsync', heartbeat_interval=0.5, *, "
+      "keys=None, allowed_client_keys=[], discovery=None)\n\n"
+      "CURVE: keys=(public, secret) is the producer's key pair and allowed_client_keys the "
+      "consumers' public keys it admits (docs/SECURITY.md).\n\n"
+      "Discovery (docs/DISCOVERY.md): discovery='shop' or a dict such as {'cluster': 'shop', "
+      "'address': '255.255.255.255', 'port': 7099, 'interval': 1.0, 'silence_timeout': 5.0, "
+      "'interface_address': '0.0.0.0', 'bind_address': '0.0.0.0', 'multicast_ttl': 1} "
+      "(durations in seconds or timedelta; every key but cluster optional, defaults as shown) "
+      "announces the producer on the LAN every interval, so consumers with the same cluster "
+      "find it without its endpoints. Bind the endpoints to 0.0.0.0 or a LAN address for "
+      "consumers on other hosts; beacons are not authenticated (use CURVE on untrusted "
+      "networks).")
+      .def(
+          py::init<const std::string&, const std::string&, const std::string&, const std::string&,
+                   double, const py::object&, const std::vector<std::string>&, const py::object&>(),
+          py::arg("journal"), py::arg("pub_endpoint") = "tcp://127.0.0.1:0",
+          py::arg("replay_endpoint") = "tcp://127.0.0.1:0", py::arg("durability") = "fsync",
+          py::arg("heartbeat_interval") = 0.5, py::kw_only(), py::arg("keys") = py::none(),
+          py::arg("allowed_client_keys") = std::vector<std::string>{},
+          py::arg("discovery") = py::none())
       .def("create_topic", &PyProducer::CreateTopic, py::arg("name"), py::arg("partitions") = 1,
            py::kw_only(), py::arg("max_age") = 0.0, py::arg("max_bytes") = 0,
            py::arg("max_records") = 0,
@@ -706,6 +842,12 @@ PYBIND11_MODULE(_brook, m) {
            py::kw_only(), py::arg("key") = py::none(), py::arg("partition") = py::none(),
            "Publishes records in one commit; returns [(partition, offset), ...].")
       .def("close", &PyProducer::Close, "Commits and acknowledges everything pending, then stops.")
+      .def("stats", &PyProducer::Stats,
+           "Counters since open: {'records_published', 'live_messages', 'heartbeats', "
+           "'replay_requests', 'replay_records', 'rejected_requests', 'handshakes_admitted', "
+           "'handshakes_refused', 'beacon_rounds', 'beacon_errors'}; with discovery on, "
+           "beacon_rounds counts rounds of beacons sent whole and beacon_errors rounds that "
+           "failed (the log says why).")
       .def_property_readonly("pub_endpoint", &PyProducer::pub_endpoint)
       .def_property_readonly("replay_endpoint", &PyProducer::replay_endpoint)
       .def_property_readonly("producer_id", &PyProducer::producer_id)
@@ -715,22 +857,36 @@ PYBIND11_MODULE(_brook, m) {
           py::return_value_policy::reference)
       .def("__exit__", [](PyProducer& p, const py::args&) { p.Close(); });
 
-  py::class_<PyConsumer>(m, "Consumer",
-                         "Follows producers' topics: each stream in offset order, no gap, no "
-                         "duplicate.\n\nConsumer(producers=[(pub, replay), ...], topics=[...], "
-                         "name=None, state_dir=None, start='earliest', auto_commit=True, "
-                         "auto_commit_interval=1.0)\n\nWith a name, positions are kept in "
-                         "state_dir; with auto_commit, each poll (and each step of iteration) "
-                         "first commits what earlier polls returned, at most every "
-                         "auto_commit_interval seconds, and close commits: at least once.")
-      .def(py::init<const std::vector<std::pair<std::string, std::string>>&,
-                    const std::vector<std::string>&, const std::optional<std::string>&,
+  py::class_<PyConsumer>(
+      m, "Consumer",
+      "Follows producers' topics: each stream in offset order, no gap, no duplicate.\n\n"
+      "Consumer(producers=[(pub, replay), ...], topics=[...], name=None, state_dir=None, "
+      "start='earliest', auto_commit=True, auto_commit_interval=1.0, *, keys=None, "
+      "server_public_key=None, discovery=None, discovery_server_keys=[])\n\n"
+      "With a name, positions are kept in state_dir; with auto_commit, each poll (and each "
+      "step of iteration) first commits what earlier polls returned, at most every "
+      "auto_commit_interval seconds, and close commits: at least once.\n\n"
+      "CURVE: keys=(public, secret) is this consumer's key pair, server_public_key the "
+      "producers' public key (docs/SECURITY.md).\n\n"
+      "Discovery (docs/DISCOVERY.md): discovery='shop', or a dict of settings as for "
+      "Producer (the same cluster, address and port as the producers'), also follows every "
+      "producer of that cluster announcing one of the topics, including producers that "
+      "appear later; producers may then be omitted (Consumer(topics=['orders'], "
+      "discovery='shop')). A producer unheard for silence_timeout is disconnected and "
+      "resumes where it stood when heard again. Under CURVE, discovery_server_keys lists the "
+      "public keys of the producers to believe (and server_public_key counts too); a beacon "
+      "with another key is dropped (stats()['beacons_dropped']) and the key is pinned in the "
+      "handshake.")
+      .def(py::init<const py::object&, const py::object&, const std::optional<std::string>&,
                     const std::optional<std::string>&, const py::object&, bool, double,
-                    const py::object&, const std::optional<std::string>&>(),
-           py::arg("producers"), py::arg("topics"), py::arg("name") = py::none(),
-           py::arg("state_dir") = py::none(), py::arg("start") = "earliest",
-           py::arg("auto_commit") = true, py::arg("auto_commit_interval") = 1.0, py::kw_only(),
-           py::arg("keys") = py::none(), py::arg("server_public_key") = py::none())
+                    const py::object&, const std::optional<std::string>&, const py::object&,
+                    const std::vector<std::string>&>(),
+           py::arg("producers") = py::none(), py::arg("topics") = py::none(),
+           py::arg("name") = py::none(), py::arg("state_dir") = py::none(),
+           py::arg("start") = "earliest", py::arg("auto_commit") = true,
+           py::arg("auto_commit_interval") = 1.0, py::kw_only(), py::arg("keys") = py::none(),
+           py::arg("server_public_key") = py::none(), py::arg("discovery") = py::none(),
+           py::arg("discovery_server_keys") = std::vector<std::string>{})
       .def("poll", &PyConsumer::Poll, py::kw_only(), py::arg("timeout") = 1.0,
            py::arg("max_records") = 1000,
            "Waits up to `timeout` seconds for records; returns a list of Record and Event "
@@ -744,7 +900,12 @@ PYBIND11_MODULE(_brook, m) {
            "unraisable and delivery goes on.")
       .def("stop", &PyConsumer::Stop, "Stops the callback thread after the call in progress.")
       .def("close", &PyConsumer::Close)
-      .def("stats", &PyConsumer::Stats)
+      .def("stats", &PyConsumer::Stats,
+           "Counters since open: {'records_delivered', 'live_records', 'replayed_records', "
+           "'gaps_detected', 'duplicates_dropped', 'malformed_messages', 'handshakes_failed', "
+           "'producers_discovered', 'beacons_dropped'}; producers_discovered counts producers "
+           "found by discovery (each time one appears, or comes back after falling silent), "
+           "beacons_dropped the beacons not believed (another cluster's do not count).")
       .def("lag", &PyConsumer::Lag,
            "Per stream: {'producer', 'topic', 'partition', 'next', 'high_watermark', "
            "'records', 'seconds'}: how far processing is behind the producer.")

@@ -1,7 +1,11 @@
-from datetime import datetime
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from datetime import datetime, timedelta
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 BytesLike = Union[bytes, bytearray, memoryview, str]
+# discovery=: a cluster name, or settings such as {"cluster": "shop", "port": 7099,
+# "interval": 1.0}: keys cluster, address, port, interval, silence_timeout,
+# interface_address, bind_address, multicast_ttl (durations in seconds or timedelta).
+Discovery = Union[str, Mapping[str, Union[str, int, float, timedelta]]]
 
 class Error(Exception): ...
 class InvalidArgument(Error): ...
@@ -46,7 +50,8 @@ class Producer:
     def __init__(self, journal: str, pub_endpoint: str = "tcp://127.0.0.1:0",
                  replay_endpoint: str = "tcp://127.0.0.1:0", durability: str = "fsync",
                  heartbeat_interval: float = 0.5, *, keys: Optional[Tuple[str, str]] = None,
-                 allowed_client_keys: Sequence[str] = ()) -> None: ...
+                 allowed_client_keys: Sequence[str] = (),
+                 discovery: Optional[Discovery] = None) -> None: ...
     def create_topic(self, name: str, partitions: int = 1, *, max_age: float = 0.0,
                      max_bytes: int = 0, max_records: int = 0) -> None: ...
     def enforce_retention(self) -> None: ...
@@ -59,6 +64,7 @@ class Producer:
                       key: Optional[BytesLike] = None,
                       partition: Optional[int] = None) -> List[Tuple[int, int]]: ...
     def close(self) -> None: ...
+    def stats(self) -> Dict[str, int]: ...
     @property
     def pub_endpoint(self) -> str: ...
     @property
@@ -71,12 +77,15 @@ class Producer:
     def __exit__(self, *args: object) -> None: ...
 
 class Consumer:
-    def __init__(self, producers: Sequence[Tuple[str, str]], topics: Sequence[str],
+    def __init__(self, producers: Optional[Sequence[Tuple[str, str]]] = None,
+                 topics: Optional[Sequence[str]] = None,  # required
                  name: Optional[str] = None, state_dir: Optional[str] = None,
                  start: Union[str, int, float, datetime] = "earliest",
                  auto_commit: bool = True, auto_commit_interval: float = 1.0, *,
                  keys: Optional[Tuple[str, str]] = None,
-                 server_public_key: Optional[str] = None) -> None: ...
+                 server_public_key: Optional[str] = None,
+                 discovery: Optional[Discovery] = None,
+                 discovery_server_keys: Sequence[str] = ()) -> None: ...
     def poll(self, *, timeout: float = 1.0,
              max_records: int = 1000) -> List[Union[Record, Event]]: ...
     def commit(self) -> None: ...
