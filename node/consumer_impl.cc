@@ -12,6 +12,7 @@
 //    drains while its front is at or below `next`; a remaining hole starts
 //    the next replay.
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -28,6 +29,7 @@
 #include <thread>
 
 #include "brook/consumer.h"
+#include "journal/group_name.h"
 #include "node/curve.h"
 #include "node/discovery.h"
 #include "node/position_store.h"
@@ -89,6 +91,24 @@ Status ValidateOptions(const ConsumerOptions& o) {
     return Status::InvalidArgument(
         "ConsumerOptions::name and state_dir go together: give both to keep positions, or "
         "neither");
+  if (!o.group.empty()) {
+    Status s = journal::ValidateGroupName(o.group);
+    if (!s.ok())
+      return Status::InvalidArgument("ConsumerOptions::group: " + std::string(s.message()));
+    if (!o.name.empty())
+      return Status::InvalidArgument(
+          "ConsumerOptions::group and name go separately: a group's positions are kept by its "
+          "producers; give one or the other");
+    if (o.group_session_timeout < std::chrono::milliseconds(100) ||
+        o.group_session_timeout > std::chrono::milliseconds(60000))
+      return Status::InvalidArgument(
+          "ConsumerOptions::group_session_timeout must be 100 ms .. 60 s");
+    if (o.group_heartbeat_interval.count() <= 0 ||
+        o.group_heartbeat_interval * 3 > o.group_session_timeout)
+      return Status::InvalidArgument(
+          "ConsumerOptions::group_heartbeat_interval must be positive and at most a third of "
+          "group_session_timeout, so that a lost heartbeat or two does not end the session");
+  }
   if (o.auto_commit_interval.count() < 0)
     return Status::InvalidArgument("ConsumerOptions::auto_commit_interval must not be negative");
   for (const ProducerEndpoints& p : o.producers) {
@@ -128,6 +148,13 @@ struct Stream {
   std::deque<Buffered> buffer;
   size_t buffered_records = 0;
   bool overflowed = false;  // buffer dropped: replay on to known_high
+  // Consumer groups: the generation this member holds the stream under, and
+  // whether it is being given up (no more deliveries; released once Poll
+  // has taken its kRevoked event), with its position committed then or not
+  // (not when another member owns it already).
+  uint64_t generation = 0;
+  bool revoked = false;
+  bool commit_on_release = true;
 };
 
 struct Peer {
@@ -149,6 +176,15 @@ struct Peer {
   ProducerId producer;
   uint64_t epoch = 0;
   std::map<std::pair<std::string, uint32_t>, std::unique_ptr<Stream>> streams;
+  // Consumer groups: heartbeats to this producer, and the watermarks last
+  // heard of each partition of this consumer's topics (where an assigned
+  // stream without a group position starts).
+  Clock::time_point next_group_heartbeat;
+  Clock::time_point last_group_answer;
+  bool group_answered = false;
+  uint64_t group_heartbeat_id = 0;
+  uint64_t group_answer_id = 0;  // the newest heartbeat answered
+  std::map<std::pair<std::string, uint32_t>, Watermarks> marks;
 };
 
 // One entry of the delivery queue: a run of a batch's records, or an event.
@@ -224,6 +260,17 @@ class ConsumerImpl final : public Consumer {
   void DisconnectPeer(Peer& peer);
   void DrainDiscovery();
   void OnDiscovery(const DiscoveryEvent& e);
+  // Consumer groups (I/O thread).
+  bool grouped() const { return !options_.group.empty(); }
+  bool KeepsPositions() const { return store_ || grouped(); }
+  void GroupTick(bool closing);
+  void SendGroupHeartbeat(Peer& peer, bool leave);
+  void HandleGroupAnswer(Peer& peer, std::string_view frame);
+  void OnAssigned(Peer& peer, const GroupAssignment& a);
+  // Stops delivering `s` and queues its kRevoked event.
+  void RevokeLocally(Stream& s, bool commit, const std::string& why);
+  // Removes a released stream (its kRevoked event was taken by Poll).
+  void DropStream(Peer& peer, Stream& s);
   // Queues batch records from `first` on that are at or above s.next.
   void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
   // `stream`: the stream the event is about, for its position (may be null).
@@ -281,6 +328,14 @@ class ConsumerImpl final : public Consumer {
   std::map<std::string, Peer*> discovered_;
   std::atomic<uint64_t> producers_discovered_{0}, beacons_dropped_{0};
 
+  // Consumer groups. member_id_: chosen at Open. Between Poll's thread and
+  // the I/O thread (group_mu_): positions to commit, and streams whose
+  // kRevoked event Poll has taken, with their position.
+  MemberId member_id_;
+  std::mutex group_mu_;
+  std::map<const StreamId*, PositionStore::Position> group_commits_;
+  std::vector<std::pair<const StreamId*, PositionStore::Position>> released_;
+
   // The callback form (Start).
   std::thread runner_;
   std::atomic<bool> runner_stop_{false};
@@ -302,6 +357,10 @@ Status ConsumerImpl::Init() {
     Status s = PositionStore::Open(options_.state_dir, options_.name, &store_);
     if (!s.ok()) return s;
   }
+  if (grouped() && getrandom(member_id_.bytes.data(), member_id_.bytes.size(), 0) !=
+                       static_cast<ssize_t>(member_id_.bytes.size()))
+    return Status::Internal(std::string("cannot make a group member id: getrandom: ") +
+                            std::strerror(errno));
   for (const ProducerEndpoints& ep : options_.producers) {
     Peer* peer = nullptr;
     Status s = AddPeer(ep, &peer);
@@ -347,7 +406,8 @@ Status ConsumerImpl::AddPeer(const ProducerEndpoints& ep, Peer** out) {
     if (!s.ok()) return s;
     peer->dealer_monitor = Monitor(peer->dealer, "dealer");
     peer->dealer.set(zmq::sockopt::maxmsgsize, options_.max_message_bytes);
-    peer->dealer.set(zmq::sockopt::linger, 0);
+    // A group member's last commits and its leave go out as it closes.
+    peer->dealer.set(zmq::sockopt::linger, grouped() ? 500 : 0);
     peer->sub.connect(ep.pub);
     peer->dealer.connect(ep.replay);
   } catch (const zmq::error_t& e) {
@@ -402,7 +462,7 @@ Status ConsumerImpl::Close() {
   }
   Status stopped = Stop();
   (void)stopped;
-  if (store_ && options_.auto_commit) commit = Commit();
+  if (KeepsPositions() && options_.auto_commit) commit = Commit();
   {
     std::lock_guard<std::mutex> qlk(mu_);
     closed_ = true;
@@ -421,9 +481,17 @@ Status ConsumerImpl::Close() {
 }
 
 Status ConsumerImpl::Commit() {
+  if (grouped()) {
+    // The I/O thread sends them to each stream's producer (GroupTick).
+    std::lock_guard<std::mutex> lk(group_mu_);
+    for (const auto& [stream, entry] : processed_) group_commits_[stream] = entry.position;
+    last_commit_ = Clock::now();
+    return Status::OK();
+  }
   if (!store_)
     return Status::FailedPrecondition(
-        "this consumer keeps no positions: give ConsumerOptions::name and state_dir");
+        "this consumer keeps no positions: give ConsumerOptions::name and state_dir, or "
+        "ConsumerOptions::group");
   std::vector<PositionStore::Entry> entries;
   entries.reserve(processed_.size());
   for (const auto& [stream, entry] : processed_) entries.push_back(entry);
@@ -483,6 +551,21 @@ Status ConsumerImpl::PollImpl(const PollHandler& handler, size_t max_records,
   for (const Delivery& d : taken) {
     if (d.event) {
       if (handler.on_event) handler.on_event(*d.event);
+      if (d.event->kind == ConsumerEvent::Kind::kRevoked) {
+        // The handler is done with the stream: give it up, with the position
+        // it reached.
+        PositionStore::Position at{d.event->from, d.epoch};
+        auto it = processed_.find(d.event_stream);
+        if (it != processed_.end()) {
+          at = it->second.position;
+          processed_.erase(it);
+        }
+        std::lock_guard<std::mutex> lk(group_mu_);
+        group_commits_.erase(d.event_stream);
+        released_.emplace_back(d.event_stream, at);
+        continue;
+      }
+      if (d.event->kind == ConsumerEvent::Kind::kAssigned) continue;
       if (d.event_stream && d.event->kind != ConsumerEvent::Kind::kNewProducer) {
         std::lock_guard<std::mutex> lk(mu_);
         auto it = lag_.find(d.event_stream);
@@ -490,7 +573,7 @@ Status ConsumerImpl::PollImpl(const PollHandler& handler, size_t max_records,
           it->second.next =
               d.event->kind == ConsumerEvent::Kind::kSkipped ? d.event->to : d.event->from;
       }
-      if (store_ && d.event->kind != ConsumerEvent::Kind::kNewProducer) {
+      if (KeepsPositions() && d.event->kind != ConsumerEvent::Kind::kNewProducer) {
         // Skipped: go on after the removed range. Tail lost: from its start.
         const uint64_t next =
             d.event->kind == ConsumerEvent::Kind::kSkipped ? d.event->to : d.event->from;
@@ -516,7 +599,7 @@ Status ConsumerImpl::PollImpl(const PollHandler& handler, size_t max_records,
         it->second.last_timestamp_ns = last.timestamp_ns;
       }
     }
-    if (store_ && d.end > d.begin) {
+    if (KeepsPositions() && d.end > d.begin) {
       auto [it, fresh] = processed_.try_emplace(d.stream, PositionStore::Entry{*d.stream, {}});
       it->second.position.next = (*d.batch)[d.end - 1].offset + 1;
       it->second.position.epoch = d.epoch;
@@ -524,7 +607,7 @@ Status ConsumerImpl::PollImpl(const PollHandler& handler, size_t max_records,
   }
   delivered_ += records;
   if (delivered) *delivered = records;
-  if (store_ && options_.auto_commit && !taken.empty() &&
+  if (KeepsPositions() && options_.auto_commit && !taken.empty() &&
       Clock::now() - last_commit_ >= options_.auto_commit_interval)
     return Commit();
   return Status::OK();
@@ -656,9 +739,17 @@ void ConsumerImpl::Loop() {
           DrainDiscovery();
       }
       CheckDeadlines();
+      if (grouped()) GroupTick(false);
     } catch (const zmq::error_t& e) {
       if (stop_) break;
       Log(LogLevel::kError, std::string("consumer I/O: ") + e.what());
+    }
+  }
+  if (grouped()) {
+    try {
+      GroupTick(true);  // the last commits, and leave the group
+    } catch (const zmq::error_t& e) {
+      Log(LogLevel::kWarning, std::string("leaving the group: ") + e.what());
     }
   }
 }
@@ -882,6 +973,224 @@ void ConsumerImpl::OnDiscovery(const DiscoveryEvent& e) {
   if (e.changes & (DiscoveryEvent::kTopics | DiscoveryEvent::kEpoch)) SendDescribe(*peer);
 }
 
+// ---------------------------------------------------------------------------
+// Consumer groups (docs/GROUPS.md): the producers assign streams; this member
+// heartbeats, starts what it is given, gives up what it is asked to, and
+// commits positions to each stream's producer.
+
+void ConsumerImpl::GroupTick(bool closing) {
+  std::map<const StreamId*, PositionStore::Position> commits;
+  std::vector<std::pair<const StreamId*, PositionStore::Position>> released;
+  {
+    std::lock_guard<std::mutex> lk(group_mu_);
+    commits.swap(group_commits_);
+    released.swap(released_);
+  }
+  const auto now = Clock::now();
+  for (auto& peer : peers_) {
+    // Commits and releases of this producer's streams, in one message.
+    GroupRequest commit;
+    commit.kind = Kind::kGroupCommit;
+    commit.group = options_.group;
+    commit.member = member_id_;
+    std::vector<Stream*> dropped;
+    for (auto& [key, sp] : peer->streams) {
+      Stream& s = *sp;
+      std::optional<PositionStore::Position> at;
+      auto c = commits.find(&s.id);
+      if (c != commits.end()) at = c->second;
+      for (const auto& [id, pos] : released) {
+        if (id != &s.id) continue;
+        at = pos;
+        dropped.push_back(&s);
+        if (!s.commit_on_release) at.reset();
+      }
+      if (!at || (s.revoked && !s.commit_on_release)) continue;
+      commit.commits.push_back(
+          GroupCommitStream{s.id.topic, s.id.partition, s.generation, at->next, at->epoch});
+    }
+    if (!commit.commits.empty() && peer->connected) {
+      commit.id = next_request_id_++;
+      std::string frame;
+      EncodeGroupCommit(commit, &frame);
+      (void)peer->dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    }
+    for (Stream* s : dropped) DropStream(*peer, *s);
+    if (!peer->described || !peer->connected) continue;
+    if (closing) {
+      SendGroupHeartbeat(*peer, /*leave=*/true);
+      continue;
+    }
+    if (now >= peer->next_group_heartbeat) SendGroupHeartbeat(*peer, false);
+    // Not heard for the session timeout: the producer has dropped this
+    // member (or is gone), and another member may have its streams now.
+    if (peer->group_answered && now - peer->last_group_answer > options_.group_session_timeout) {
+      for (auto& [key, sp] : peer->streams) {
+        if (!sp->revoked)
+          RevokeLocally(*sp, false,
+                        "no answer from the producer at " + peer->endpoints.replay + " for " +
+                            std::to_string(options_.group_session_timeout.count()) + " ms");
+      }
+    }
+  }
+}
+
+void ConsumerImpl::SendGroupHeartbeat(Peer& peer, bool leave) {
+  GroupRequest hb;
+  hb.kind = Kind::kGroupHeartbeat;
+  hb.id = next_request_id_++;
+  hb.group = options_.group;
+  hb.member = member_id_;
+  hb.session_timeout_ms = static_cast<uint32_t>(options_.group_session_timeout.count());
+  if (!leave) {
+    for (const std::string& t : topics_) hb.topics.push_back(t);
+    for (auto& [key, sp] : peer.streams)
+      hb.held.push_back(GroupStream{sp->id.topic, sp->id.partition, sp->generation});
+  }
+  std::string frame;
+  EncodeGroupHeartbeat(hb, &frame);
+  (void)peer.dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  peer.group_heartbeat_id = hb.id;
+  peer.next_group_heartbeat = Clock::now() + options_.group_heartbeat_interval;
+}
+
+void ConsumerImpl::HandleGroupAnswer(Peer& peer, std::string_view frame) {
+  GroupAnswer a;
+  if (!DecodeGroupAnswer(frame, &a).ok()) {
+    ++malformed_;
+    return;
+  }
+  if (a.kind == Kind::kGroupCommitAnswer) {
+    for (const GroupCommitResult& r : a.results) {
+      if (r.result == CommitResult::kAccepted) continue;
+      auto it = peer.streams.find(std::make_pair(std::string(r.topic), r.partition));
+      const std::string where = std::string(r.topic) + "/" + std::to_string(r.partition);
+      if (r.result == CommitResult::kFenced) {
+        // Another member owns it now (this one was dropped for a while):
+        // stop at once; its records from the group's position on may be
+        // processed twice.
+        if (it != peer.streams.end() && !it->second->revoked)
+          RevokeLocally(*it->second, false,
+                        "the producer at " + peer.endpoints.replay + " gave " + where +
+                            " to another member of group '" + options_.group + "'");
+      } else {
+        Log(LogLevel::kWarning, "the producer at " + peer.endpoints.replay + " has no stream " +
+                                    where + " to commit a position to");
+      }
+    }
+    return;
+  }
+  // Heartbeat answers: only ones newer than the newest taken.
+  if (a.id <= peer.group_answer_id || !peer.described) return;
+  peer.group_answer_id = a.id;
+  peer.group_answered = true;
+  peer.last_group_answer = Clock::now();
+  for (const GroupStream& r : a.revoke) {
+    auto it = peer.streams.find(std::make_pair(std::string(r.topic), r.partition));
+    if (it != peer.streams.end() && !it->second->revoked)
+      RevokeLocally(*it->second, true, "moved to another member of group '" + options_.group + "'");
+  }
+  for (const GroupAssignment& g : a.assigned) OnAssigned(peer, g);
+}
+
+void ConsumerImpl::OnAssigned(Peer& peer, const GroupAssignment& g) {
+  auto key = std::make_pair(std::string(g.topic), g.partition);
+  auto it = peer.streams.find(key);
+  if (it != peer.streams.end()) {
+    // Held already: under this generation now (e.g. adopted after the
+    // producer restarted). Being given up: released first, then assigned
+    // anew by a later answer.
+    if (!it->second->revoked) it->second->generation = g.generation;
+    return;
+  }
+  if (!topics_.count(key.first)) return;
+  auto s = std::make_unique<Stream>();
+  s->id.producer = peer.producer;
+  s->id.topic = key.first;
+  s->id.partition = g.partition;
+  s->generation = g.generation;
+  const Watermarks w = peer.marks.count(key) ? peer.marks[key] : Watermarks{};
+  s->known_high = w.high_watermark;
+  if (g.has_position) {
+    s->next = g.next;
+    s->epoch = g.epoch;
+  } else {
+    s->epoch = peer.epoch;
+    switch (options_.start.kind) {
+      case StartPosition::Kind::kEarliest:
+        s->next = w.low_watermark;
+        break;
+      case StartPosition::Kind::kLatest:
+        s->next = w.high_watermark;
+        break;
+      case StartPosition::Kind::kOffset:
+        s->next = std::min(options_.start.offset, w.high_watermark);
+        break;
+      case StartPosition::Kind::kTimestamp:
+        s->next = w.low_watermark;
+        s->seeking = true;
+        break;
+    }
+  }
+  Stream& ref = *s;
+  ConsumerEvent e;
+  e.kind = ConsumerEvent::Kind::kAssigned;
+  e.stream = ref.id;
+  e.from = ref.next;
+  e.message = "group '" + options_.group + "': this member now processes " + ref.id.topic + "/" +
+              std::to_string(ref.id.partition) + " of producer " + ref.id.producer.ToHex() +
+              (g.has_position ? " from the group's position " : " from its start position ") +
+              std::to_string(ref.next);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    lag_[&ref.id] = LagState{ref.id, ref.next, w.high_watermark, -1};
+  }
+  owner_[s.get()] = &peer;
+  peer.streams.emplace(std::move(key), std::move(s));
+  QueueEvent(std::move(e), &ref);
+  if (!g.has_position && !ref.seeking) QueueStart(ref);
+  if (ref.seeking) {
+    ref.replaying = true;
+    SendSeek(peer, ref);
+  } else if (ref.epoch != peer.epoch) {
+    StartVerification(ref, std::max(w.high_watermark, ref.next + 1));
+  } else if (ref.next < w.high_watermark) {
+    StartReplay(ref, w.high_watermark);
+  }
+}
+
+void ConsumerImpl::RevokeLocally(Stream& s, bool commit, const std::string& why) {
+  s.revoked = true;
+  s.commit_on_release = commit;
+  in_flight_.erase(s.request_id);
+  s.request_id = 0;
+  s.replaying = false;
+  s.seeking = false;
+  s.buffer.clear();
+  s.buffered_records = 0;
+  ConsumerEvent e;
+  e.kind = ConsumerEvent::Kind::kRevoked;
+  e.stream = s.id;
+  e.from = s.next;
+  e.message = "group '" + options_.group + "': this member no longer processes " + s.id.topic +
+              "/" + std::to_string(s.id.partition) + " of producer " + s.id.producer.ToHex() +
+              ": " + why;
+  QueueEvent(std::move(e), &s);
+}
+
+void ConsumerImpl::DropStream(Peer& peer, Stream& s) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    lag_.erase(&s.id);
+  }
+  owner_.erase(&s);
+  auto it = peer.streams.find(std::make_pair(s.id.topic, s.id.partition));
+  if (it == peer.streams.end() || it->second.get() != &s) return;
+  // Deliveries already taken may still name it: keep it alive.
+  retired_.push_back(std::move(it->second));
+  peer.streams.erase(it);
+}
+
 void ConsumerImpl::CheckDeadlines() {
   const auto now = Clock::now();
   for (auto& peer : peers_) {
@@ -906,9 +1215,17 @@ void ConsumerImpl::CheckDeadlines() {
 // Answers
 
 void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
+  Kind kind;
+  if (grouped() && PeekKind(frame, &kind).ok() && IsGroupAnswer(kind))
+    return HandleGroupAnswer(peer, frame);
   Answer a;
   if (!DecodeAnswer(frame, &a).ok()) {
     ++malformed_;
+    return;
+  }
+  if (a.kind == Kind::kError && grouped() && a.id != 0 && a.id == peer.group_heartbeat_id) {
+    Log(LogLevel::kError, "the producer at " + peer.endpoints.replay +
+                              " refused this member's group heartbeat: " + std::string(a.message));
     return;
   }
   if (a.kind == Kind::kDescribeAnswer) {
@@ -1052,6 +1369,12 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
   }
   for (const TopicDescription& t : a.topics) {
     if (!topics_.count(t.name)) continue;
+    if (grouped()) {
+      // Streams come from the producer's group assignments, not from here.
+      for (uint32_t p = 0; p < t.partitions.size(); ++p)
+        peer.marks[std::make_pair(std::string(t.name), p)] = t.partitions[p];
+      continue;
+    }
     for (uint32_t p = 0; p < t.partitions.size(); ++p) {
       auto key = std::make_pair(std::string(t.name), p);
       if (peer.streams.count(key)) continue;
@@ -1144,7 +1467,8 @@ void ConsumerImpl::HandleLive(Peer& peer, std::string_view frame) {
   }
   auto it = peer.streams.find(std::make_pair(std::string(m.topic), m.records.partition));
   if (it == peer.streams.end()) {
-    if (topics_.count(m.topic) && peer.describe_id == 0) SendDescribe(peer);  // a new partition
+    // A new partition (a group member learns of it by its heartbeats).
+    if (!grouped() && topics_.count(m.topic) && peer.describe_id == 0) SendDescribe(peer);
     return;
   }
   auto batch = std::make_shared<RecordBatch>();
@@ -1157,6 +1481,7 @@ void ConsumerImpl::HandleLive(Peer& peer, std::string_view frame) {
 
 void ConsumerImpl::OnLiveBatch(Stream& s, uint64_t first, uint64_t epoch,
                                std::shared_ptr<RecordBatch> batch) {
+  if (s.revoked) return;        // being given up: nothing more is delivered
   if (epoch < s.epoch) return;  // sent before a restart this stream is past; replay covers it
   const uint64_t last = first + batch->size();
   s.known_high = std::max(s.known_high, last);
@@ -1191,12 +1516,15 @@ void ConsumerImpl::OnLiveBatch(Stream& s, uint64_t first, uint64_t epoch,
 void ConsumerImpl::OnHeartbeat(Peer& peer, const LiveMessage& m) {
   peer.epoch = m.heartbeat.epoch;
   for (uint32_t p = 0; p < m.heartbeat.partitions.size(); ++p) {
+    if (grouped() && topics_.count(m.topic))
+      peer.marks[std::make_pair(std::string(m.topic), p)] = m.heartbeat.partitions[p];
     auto it = peer.streams.find(std::make_pair(std::string(m.topic), p));
     if (it == peer.streams.end()) {
-      if (topics_.count(m.topic) && peer.describe_id == 0) SendDescribe(peer);
+      if (!grouped() && topics_.count(m.topic) && peer.describe_id == 0) SendDescribe(peer);
       continue;
     }
     Stream& s = *it->second;
+    if (s.revoked) continue;
     const Watermarks& w = m.heartbeat.partitions[p];
     if (s.replaying || !s.buffer.empty()) {
       if (m.heartbeat.epoch == s.epoch) s.known_high = std::max(s.known_high, w.high_watermark);
@@ -1282,7 +1610,7 @@ void ConsumerImpl::Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatc
 }
 
 void ConsumerImpl::QueueStart(const Stream& s) {
-  if (!store_) return;
+  if (!KeepsPositions()) return;
   Delivery d;
   d.stream = &s.id;
   d.start = true;
@@ -1296,7 +1624,9 @@ void ConsumerImpl::QueueStart(const Stream& s) {
 }
 
 void ConsumerImpl::QueueEvent(ConsumerEvent e, const Stream* stream) {
-  Log(LogLevel::kWarning, e.message);
+  const bool routine =
+      e.kind == ConsumerEvent::Kind::kAssigned || e.kind == ConsumerEvent::Kind::kRevoked;
+  Log(routine ? LogLevel::kInfo : LogLevel::kWarning, e.message);
   Delivery d;
   d.event = std::move(e);
   if (stream) {

@@ -50,6 +50,23 @@ std::string Ms(std::chrono::milliseconds d) { return std::to_string(d.count()) +
 
 }  // namespace
 
+Status ValidateGroupCoordinatorOptions(const GroupCoordinatorOptions& o, std::string_view prefix) {
+  auto bad = [&](const std::string& field, const std::string& rule) {
+    return Status::InvalidArgument(std::string(prefix) + "." + field + " " + rule);
+  };
+  if (o.max_groups == 0) return bad("max_groups", "must be at least 1");
+  if (o.max_members_per_group == 0 || o.max_members_per_group > kMaxGroupMembers)
+    return bad("max_members_per_group", "must be in 1.." + std::to_string(kMaxGroupMembers) +
+                                            " (a heartbeat answer lists every member)");
+  if (o.max_members == 0) return bad("max_members", "must be at least 1");
+  if (o.min_session_timeout.count() <= 0) return bad("min_session_timeout", "must be positive");
+  if (o.max_session_timeout < o.min_session_timeout)
+    return bad("max_session_timeout", "must be at least min_session_timeout");
+  if (o.max_session_timeout.count() > std::chrono::milliseconds::rep{UINT32_MAX})
+    return bad("max_session_timeout", "must be at most 2^32-1 ms (the heartbeat's field)");
+  return Status::OK();
+}
+
 uint64_t RendezvousScore(std::string_view group, const MemberId& member, const ProducerId& producer,
                          std::string_view topic, uint32_t partition) {
   return Finish(FnvLengthPrefixed(MemberPrefix(group, member, producer), topic), partition);
@@ -264,7 +281,10 @@ size_t GroupCoordinator::Expire(GroupClock::time_point now) {
 // Heartbeat
 
 Status GroupCoordinator::Heartbeat(const GroupRequest& req, GroupClock::time_point now,
-                                   GroupAnswer* ans) {
+                                   GroupAnswer* ans, ErrorCode* error_code) {
+  ErrorCode ignored;
+  if (!error_code) error_code = &ignored;
+  *error_code = ErrorCode::kBadRequest;
   *ans = GroupAnswer{};
   ans->kind = Kind::kGroupHeartbeatAnswer;
   ans->id = req.id;
@@ -309,6 +329,7 @@ Status GroupCoordinator::Heartbeat(const GroupRequest& req, GroupClock::time_poi
 
   bool changed = false;
   if (!g) {
+    *error_code = ErrorCode::kGroupLimit;
     if (groups_.size() >= options_.max_groups)
       return Status::ResourceExhausted(
           "group '" + std::string(req.group) + "' cannot join: this producer already keeps " +
@@ -316,6 +337,7 @@ Status GroupCoordinator::Heartbeat(const GroupRequest& req, GroupClock::time_poi
           " consumer groups, the most it admits (GroupCoordinatorOptions::max_groups); "
           "retry later, when a group has emptied");
     Group fresh;
+    *error_code = ErrorCode::kInternal;
     s = LoadGroup(req.group, &fresh);
     if (!s.ok()) return s;
     git = groups_.emplace(std::string(req.group), std::move(fresh)).first;
@@ -334,6 +356,7 @@ Status GroupCoordinator::Heartbeat(const GroupRequest& req, GroupClock::time_poi
              " group members, the most it admits (GroupCoordinatorOptions::max_members)";
     }
     if (!full.empty()) {
+      *error_code = ErrorCode::kGroupLimit;
       if (g->members.empty()) groups_.erase(git);
       return Status::ResourceExhausted("member " + req.member.ToHex() + " cannot join: " + full +
                                        "; retry later, when a member has left");
@@ -435,8 +458,11 @@ Status GroupCoordinator::Heartbeat(const GroupRequest& req, GroupClock::time_poi
 // Commit
 
 Status GroupCoordinator::Commit(const GroupRequest& req, GroupClock::time_point now,
-                                GroupAnswer* ans) {
+                                GroupAnswer* ans, ErrorCode* error_code) {
   (void)now;
+  ErrorCode ignored;
+  if (!error_code) error_code = &ignored;
+  *error_code = ErrorCode::kBadRequest;
   *ans = GroupAnswer{};
   ans->kind = Kind::kGroupCommitAnswer;
   ans->id = req.id;
@@ -484,6 +510,7 @@ Status GroupCoordinator::Commit(const GroupRequest& req, GroupClock::time_point 
   if (accepted.empty()) return Status::OK();
   s = store_->Save(req.group, accepted);
   if (!s.ok()) {
+    *error_code = ErrorCode::kInternal;
     ans->results.clear();
     return s;
   }

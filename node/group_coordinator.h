@@ -98,6 +98,13 @@ struct GroupCoordinatorOptions {
   std::chrono::milliseconds restart_grace{-1};
 };
 
+// Checks the options, naming the bad field after `prefix` (e.g.
+// "ProducerOptions::groups"): the caps at least 1, max_members_per_group at
+// most kMaxGroupMembers (what an answer can list), 0 < min_session_timeout
+// <= max_session_timeout <= 2^32-1 ms. Errors: InvalidArgument.
+Status ValidateGroupCoordinatorOptions(const GroupCoordinatorOptions& options,
+                                       std::string_view prefix);
+
 // One topic of the producer and its partition count.
 struct TopicPartitions {
   std::string topic;
@@ -121,7 +128,8 @@ struct GroupStreamState {
 
 class GroupCoordinator {
  public:
-  // `store` must outlive the coordinator. `now` starts the restart grace.
+  // `options` must be valid (ValidateGroupCoordinatorOptions). `store` must
+  // outlive the coordinator. `now` starts the restart grace.
   GroupCoordinator(const GroupCoordinatorOptions& options, GroupPositionStore* store,
                    GroupClock::time_point now);
   GroupCoordinator(const GroupCoordinator&) = delete;
@@ -143,16 +151,22 @@ class GroupCoordinator {
   // name, session timeout outside the bounds, too many topics: the message
   // says which), ResourceExhausted (a cap of GroupCoordinatorOptions: the
   // message names it; retry later), or the store's error when it cannot load
-  // the group's positions (nothing changed).
-  Status Heartbeat(const GroupRequest& heartbeat, GroupClock::time_point now, GroupAnswer* answer);
+  // the group's positions (nothing changed). On failure *error_code (if
+  // given) is the error answer to send: kBadRequest, kGroupLimit (a cap), or
+  // kInternal (the store) — the Status code alone cannot tell a cap from a
+  // full disk.
+  Status Heartbeat(const GroupRequest& heartbeat, GroupClock::time_point now, GroupAnswer* answer,
+                   ErrorCode* error_code = nullptr);
 
   // A member's commit (a decoded kGroupCommit): each stream is accepted if
   // the member owns it under the given generation, fenced if not, unknown
   // if the producer has no such stream; the accepted ones are stored
   // together, and answer->results says which was which, in the request's
   // order. Errors: InvalidArgument (group name; a stream listed twice), or
-  // the store's error (nothing was stored and nothing accepted).
-  Status Commit(const GroupRequest& commit, GroupClock::time_point now, GroupAnswer* answer);
+  // the store's error (nothing was stored and nothing accepted). On failure
+  // *error_code (if given) is kBadRequest or kInternal (the store).
+  Status Commit(const GroupRequest& commit, GroupClock::time_point now, GroupAnswer* answer,
+                ErrorCode* error_code = nullptr);
 
   // Removes members whose session timed out (strictly more than their
   // session timeout since their last heartbeat), releases their streams and

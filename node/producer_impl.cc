@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "brook/producer.h"
 #include "node/curve.h"
 #include "node/discovery.h"
+#include "node/group_coordinator.h"
 #include "node/wire.h"
 #include "node/zap_handler.h"
 
@@ -145,6 +147,10 @@ class ProducerImpl final : public Producer {
   void SendError(const std::string& peer, uint64_t id, ErrorCode code, std::string_view message,
                  const Watermarks& w = Watermarks{}, uint64_t lost_from = 0);
   void SendHeartbeats();
+  // A consumer group's heartbeat or commit (server thread).
+  void HandleGroupRequest(const std::string& peer, std::string_view frame);
+  // Tells the group coordinator the producer's topics when they changed.
+  void UpdateGroupStreams(Clock::time_point now);
   // One round of discovery beacons (server thread).
   void SendBeacons();
   void Log(LogLevel level, const std::string& msg) const {
@@ -176,6 +182,11 @@ class ProducerImpl final : public Producer {
       replay_requests_{0}, replay_pages_{0}, replay_records_{0}, rejected_requests_{0},
       beacon_rounds_{0}, beacon_errors_{0};
   std::unique_ptr<BeaconSender> beacons_;  // server thread, after Init
+  // Consumer groups (server thread, after Init).
+  std::unique_ptr<JournalGroupStore> group_store_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::vector<TopicPartitions> group_topics_;  // as last given to groups_
+  std::string group_answer_;
   Clock::time_point beacon_error_logged_;
 };
 
@@ -221,6 +232,18 @@ Status ProducerImpl::Init() {
   if (options_.discovery.enabled) {
     s = BeaconSender::Open(options_.discovery, &beacons_);
     if (!s.ok()) return s;
+  }
+  {
+    GroupCoordinatorOptions go;
+    go.producer = journal_->producer_id();
+    // Generations grow across restarts of the producer (epoch << 32).
+    go.first_generation = journal_->epoch() << 32;
+    // A journal opened for the first time: no member can hold a stream of
+    // it from before, so nothing to wait for before assigning.
+    if (journal_->epoch() == 1) go.restart_grace = std::chrono::milliseconds(0);
+    group_store_ = std::make_unique<JournalGroupStore>(journal_.get());
+    groups_ = std::make_unique<GroupCoordinator>(go, group_store_.get(), Clock::now());
+    UpdateGroupStreams(Clock::now());
   }
   journal_->SetCommitListener([this](const CommittedRange& r) { OnCommit(r); });
   server_ = std::thread([this] { ServerLoop(); });
@@ -340,8 +363,10 @@ void ProducerImpl::ServerLoop() {
     const auto now = Clock::now();
     if (now >= next_heartbeat) {
       SendHeartbeats();
+      UpdateGroupStreams(now);
       next_heartbeat = now + options_.heartbeat_interval;
     }
+    groups_->Expire(now);
     if (now >= next_beacon) {
       SendBeacons();
       next_beacon = now + options_.discovery.interval;
@@ -397,6 +422,8 @@ void ProducerImpl::ServerLoop() {
 }
 
 void ProducerImpl::HandleRequest(const std::string& peer, std::string_view frame) {
+  Kind kind;
+  if (PeekKind(frame, &kind).ok() && IsGroupRequest(kind)) return HandleGroupRequest(peer, frame);
   Request req;
   ErrorCode code;
   Status s = DecodeRequest(frame, &req, &code);
@@ -613,6 +640,55 @@ void ProducerImpl::SendHeartbeats() {
       Log(LogLevel::kWarning, std::string("heartbeat not sent: ") + e.what());
     }
   }
+}
+
+void ProducerImpl::UpdateGroupStreams(Clock::time_point now) {
+  std::vector<TopicPartitions> topics;
+  for (const TopicInfo& t : journal_->ListTopics())
+    topics.push_back(TopicPartitions{t.name, t.config.partitions});
+  const auto same = [](const TopicPartitions& a, const TopicPartitions& b) {
+    return a.topic == b.topic && a.partitions == b.partitions;
+  };
+  if (topics.size() == group_topics_.size() &&
+      std::equal(topics.begin(), topics.end(), group_topics_.begin(), same))
+    return;
+  groups_->SetStreams(topics, now);
+  group_topics_ = std::move(topics);
+}
+
+void ProducerImpl::HandleGroupRequest(const std::string& peer, std::string_view frame) {
+  GroupRequest req;
+  ErrorCode code = ErrorCode::kBadRequest;
+  Status s = DecodeGroupRequest(frame, &req, &code);
+  if (!s.ok()) {
+    ++rejected_requests_;
+    SendError(peer, req.id, code, s.message());
+    return;
+  }
+  ++replay_requests_;
+  const auto now = Clock::now();
+  UpdateGroupStreams(now);  // a topic created since the last turn
+  GroupAnswer answer;
+  s = req.kind == Kind::kGroupHeartbeat ? groups_->Heartbeat(req, now, &answer)
+                                        : groups_->Commit(req, now, &answer);
+  if (!s.ok()) {
+    ++rejected_requests_;
+    const ErrorCode err = s.IsInvalidArgument()     ? ErrorCode::kBadRequest
+                          : s.IsResourceExhausted() ? ErrorCode::kGroupLimit
+                                                    : ErrorCode::kInternal;
+    SendError(peer, req.id, err, s.message());
+    return;
+  }
+  answer.id = req.id;
+  answer.kind =
+      req.kind == Kind::kGroupHeartbeat ? Kind::kGroupHeartbeatAnswer : Kind::kGroupCommitAnswer;
+  group_answer_.clear();
+  if (req.kind == Kind::kGroupHeartbeat) {
+    EncodeGroupHeartbeatAnswer(answer, &group_answer_);
+  } else {
+    EncodeGroupCommitAnswer(answer, &group_answer_);
+  }
+  SendAnswer(peer, group_answer_);
 }
 
 void ProducerImpl::SendBeacons() {

@@ -120,7 +120,7 @@ class SimMember {
     for (const auto& [key, h] : held)
       r.held.push_back(GroupStream{key.first, key.second, h.generation});
     GroupAnswer a;
-    Status s = c.Heartbeat(r, now, &a);
+    Status s = c.Heartbeat(r, now, &a, &error);
     if (!s.ok()) return s;
     // Through the wire, as the member would receive it.
     std::string frame;
@@ -176,7 +176,7 @@ class SimMember {
       r.commits.push_back(GroupCommitStream{k.first, k.second, h.generation, h.next, h.epoch});
     }
     GroupAnswer a;
-    Status s = c.Commit(r, now, &a);
+    Status s = c.Commit(r, now, &a, &error);
     if (!s.ok()) return s;
     std::string frame;
     EncodeGroupCommitAnswer(a, &frame);
@@ -208,6 +208,7 @@ class SimMember {
   std::vector<MemberId> members;
   std::vector<StreamKey> gained, lost;  // by the last answer applied (the user's callbacks)
   std::map<StreamKey, uint64_t> gained_at;
+  ErrorCode error = ErrorCode::kInternal;  // the error answer for the last failed request
   GroupClock::time_point answered_sent;
   bool ever_answered = false;
   uint64_t requests = 0;
@@ -739,6 +740,7 @@ TEST_CASE("a commit the store cannot keep is refused whole and changes nothing",
   Status s = a.Commit(c, now, {}, &results);
   CHECK(s.IsResourceExhausted());
   CHECK(s.ToString().find("disk is full") != std::string::npos);
+  CHECK(a.error == ErrorCode::kInternal);  // not a group limit, whatever its Status code
   CHECK(store.data.empty());
   for (const GroupStreamState& st : c.Streams("g")) CHECK_FALSE(st.has_position);
   store.fail_save = false;
@@ -750,6 +752,7 @@ TEST_CASE("a commit the store cannot keep is refused whole and changes nothing",
   SimMember b(2, {"t"}, ms(1000), "h");
   s = b.Beat(c, now);
   CHECK(s.IsUnavailable());
+  CHECK(b.error == ErrorCode::kInternal);
   CHECK(c.group_count() == 1);
   store.fail_load = false;
   REQUIRE_OK(b.Beat(c, now));
@@ -873,14 +876,17 @@ TEST_CASE("limits: groups, members and session timeouts are refused with clear e
   Status s = d.Beat(c, now);
   CHECK(s.IsResourceExhausted());
   CHECK(s.ToString().find("max_members_per_group") != std::string::npos);
+  CHECK(d.error == ErrorCode::kGroupLimit);
   SimMember e(4, {"t"}, ms(1000), "g2"), f(5, {"t"}, ms(1000), "g2"), g(6, {"t"}, ms(1000), "g3");
   REQUIRE_OK(e.Beat(c, now));
   s = f.Beat(c, now);
   CHECK(s.IsResourceExhausted());
   CHECK(s.ToString().find("max_members)") != std::string::npos);
+  CHECK(f.error == ErrorCode::kGroupLimit);
   s = g.Beat(c, now);
   CHECK(s.IsResourceExhausted());
   CHECK(s.ToString().find("max_groups") != std::string::npos);
+  CHECK(g.error == ErrorCode::kGroupLimit);
   CHECK(c.group_count() == 2);
   CHECK(c.member_count() == 3);
   // Room is made when members expire.
@@ -893,9 +899,28 @@ TEST_CASE("limits: groups, members and session timeouts are refused with clear e
   s = quick.Beat(c, now);
   CHECK(s.IsInvalidArgument());
   CHECK(s.ToString().find("50 ms is outside 100 ms..60000 ms") != std::string::npos);
+  CHECK(quick.error == ErrorCode::kBadRequest);
   CHECK(slow.Beat(c, now).IsInvalidArgument());
   SimMember badname(9, {"t"}, ms(1000), "a\tb");
   CHECK(badname.Beat(c, now).IsInvalidArgument());
+  // Options name the bad field.
+  CHECK_OK(ValidateGroupCoordinatorOptions(Options(), "ProducerOptions::groups"));
+  auto bad = Options();
+  bad.max_members_per_group = kMaxGroupMembers + 1;
+  s = ValidateGroupCoordinatorOptions(bad, "ProducerOptions::groups");
+  CHECK(s.IsInvalidArgument());
+  CHECK(s.ToString().find("ProducerOptions::groups.max_members_per_group") != std::string::npos);
+  bad = Options();
+  bad.min_session_timeout = ms(0);
+  CHECK(ValidateGroupCoordinatorOptions(bad, "x").ToString().find("min_session_timeout") !=
+        std::string::npos);
+  bad = Options();
+  bad.max_session_timeout = ms(99);
+  CHECK(ValidateGroupCoordinatorOptions(bad, "x").ToString().find("max_session_timeout") !=
+        std::string::npos);
+  bad = Options();
+  bad.max_groups = 0;
+  CHECK(ValidateGroupCoordinatorOptions(bad, "x").IsInvalidArgument());
 }
 
 TEST_CASE("new topics are assigned at the members' next heartbeats; a removed one is released",

@@ -91,11 +91,34 @@ struct ConsumerOptions {
   StartPosition start = StartPosition::Earliest();
 
   // Keep positions under this name in state_dir (created with its parents if
-  // missing). Both
-  // empty: no stored positions. Several consumers may share a state_dir
-  // under different names, but not at the same time in different processes.
+  // missing). Both empty: no stored positions. Several consumers may share a
+  // state_dir under different names, but not at the same time in different
+  // processes.
   std::string name;
   std::string state_dir;
+
+  // Consumer groups (docs/GROUPS.md). Consumers with the same group name
+  // share the streams of their topics: each stream (producer, topic,
+  // partition) is processed by one member at a time. Each producer hands its
+  // own streams out among the members that heartbeat to it (rendezvous
+  // hashing, revoke before assign) and keeps the group's positions in its
+  // journal, so a member that takes a stream over starts where the group
+  // committed (auto_commit, Commit()). ConsumerEvent::kAssigned and
+  // kRevoked tell which streams this member gained and lost, in order with
+  // the records: after kRevoked no record of that stream comes, and its
+  // position is committed as soon as the handler returns. `start` applies to
+  // streams the group has no position for. Not together with `name`.
+  // Default: empty, no group (every stream of the topics).
+  std::string group;
+  // A member not heard for this long is dropped by the producers and its
+  // streams move on; a member that has not heard from a producer for this
+  // long stops processing that producer's streams. 100 ms .. 60 s; default
+  // 10 s. Records processed but not committed when a stream moves are
+  // processed again by the next owner (at-least-once).
+  std::chrono::milliseconds group_session_timeout{10000};
+  // How often a member heartbeats to each producer: at most a third of
+  // group_session_timeout. Default 1 s.
+  std::chrono::milliseconds group_heartbeat_interval{1000};
   // Commit positions automatically after Poll's handler processed records,
   // at most every auto_commit_interval (0: after every Poll). false: only
   // Commit() and Close() commit. Default: true, every second.
@@ -166,6 +189,14 @@ struct ConsumerEvent {
     // Found by the producer's epoch history, even when the producer has since
     // written past `to`.
     kTailLost,
+    // Consumer groups: this member now processes the stream, from offset
+    // `from`; its records follow.
+    kAssigned,
+    // Consumer groups: this member no longer processes the stream (it moved
+    // to another member, or its producer has not been heard for the session
+    // timeout); no record of it follows. `from` is the offset after the last
+    // record delivered. Its position is committed when the handler returns.
+    kRevoked,
   };
   Kind kind = Kind::kSkipped;
   StreamId stream;
