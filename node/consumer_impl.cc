@@ -275,6 +275,9 @@ class ConsumerImpl final : public Consumer {
   void Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatch> batch, bool live);
   // `stream`: the stream the event is about, for its position (may be null).
   void QueueEvent(ConsumerEvent e, const Stream* stream);
+  // Sets s's next offset from ConsumerOptions::start and the partition's
+  // watermarks (a start by time: seeking, asked of the producer).
+  void ApplyStart(Stream* s, const Watermarks& w) const;
   // Queues s's start position for the position store (named consumers).
   void QueueStart(const Stream& s);
   // Queues a delivery and makes fd() readable (mu_ held).
@@ -1116,21 +1119,7 @@ void ConsumerImpl::OnAssigned(Peer& peer, const GroupAssignment& g) {
     s->epoch = g.epoch;
   } else {
     s->epoch = peer.epoch;
-    switch (options_.start.kind) {
-      case StartPosition::Kind::kEarliest:
-        s->next = w.low_watermark;
-        break;
-      case StartPosition::Kind::kLatest:
-        s->next = w.high_watermark;
-        break;
-      case StartPosition::Kind::kOffset:
-        s->next = std::min(options_.start.offset, w.high_watermark);
-        break;
-      case StartPosition::Kind::kTimestamp:
-        s->next = w.low_watermark;
-        s->seeking = true;
-        break;
-    }
+    ApplyStart(s.get(), w);
   }
   Stream& ref = *s;
   ConsumerEvent e;
@@ -1391,22 +1380,7 @@ void ConsumerImpl::OnDescribed(Peer& peer, const Answer& a) {
         s->epoch = stored->epoch;
       } else {
         s->epoch = a.epoch;
-        switch (options_.start.kind) {
-          case StartPosition::Kind::kEarliest:
-            s->next = w.low_watermark;
-            break;
-          case StartPosition::Kind::kLatest:
-            s->next = w.high_watermark;
-            break;
-          case StartPosition::Kind::kOffset:
-            s->next = std::min(options_.start.offset, w.high_watermark);
-            break;
-          case StartPosition::Kind::kTimestamp:
-            // Asked below; live records wait in the buffer meanwhile.
-            s->next = w.low_watermark;
-            s->seeking = true;
-            break;
-        }
+        ApplyStart(s.get(), w);
       }
       if (replaced && !reported) {
         ConsumerEvent e;
@@ -1607,6 +1581,25 @@ void ConsumerImpl::Deliver(Stream& s, uint64_t first, std::shared_ptr<RecordBatc
     PushLocked(std::move(d));
   }
   ready_cv_.notify_all();
+}
+
+void ConsumerImpl::ApplyStart(Stream* s, const Watermarks& w) const {
+  switch (options_.start.kind) {
+    case StartPosition::Kind::kEarliest:
+      s->next = w.low_watermark;
+      break;
+    case StartPosition::Kind::kLatest:
+      s->next = w.high_watermark;
+      break;
+    case StartPosition::Kind::kOffset:
+      s->next = std::min(options_.start.offset, w.high_watermark);
+      break;
+    case StartPosition::Kind::kTimestamp:
+      // Asked with a seek; live records wait in the buffer meanwhile.
+      s->next = w.low_watermark;
+      s->seeking = true;
+      break;
+  }
 }
 
 void ConsumerImpl::QueueStart(const Stream& s) {

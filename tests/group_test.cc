@@ -250,6 +250,18 @@ struct Member {
   }
 };
 
+// One line of a member's output: kind ('a', 'v', 'r'), stream, offset.
+bool ParseLine(const std::string& l, char* kind, std::pair<std::string, uint32_t>* stream,
+               uint64_t* off) {
+  char producer[64];
+  unsigned part;
+  unsigned long long o;
+  if (std::sscanf(l.c_str(), "%c %63s %u %llu", kind, producer, &part, &o) != 4) return false;
+  *stream = {producer, part};
+  *off = o;
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("a group member killed with SIGKILL: its streams move on, nothing is lost",
@@ -309,12 +321,9 @@ TEST_CASE("a group member killed with SIGKILL: its streams move on, nothing is l
     for (const Member& m : members)
       for (const std::string& l : m.lines) {
         char kind;
-        char producer[64];
-        unsigned part;
-        unsigned long long off;
-        if (std::sscanf(l.c_str(), "%c %63s %u %llu", &kind, producer, &part, &off) == 4 &&
-            kind == 'r')
-          s[{producer, part}].insert(off);
+        Stream k;
+        uint64_t off;
+        if (ParseLine(l, &kind, &k, &off) && kind == 'r') s[k].insert(off);
       }
     return s;
   };
@@ -344,11 +353,9 @@ TEST_CASE("a group member killed with SIGKILL: its streams move on, nothing is l
     std::map<Stream, uint64_t> expect;  // held streams -> next offset
     for (const std::string& l : members[i].lines) {
       char kind;
-      char producer[64];
-      unsigned part;
-      unsigned long long off;
-      REQUIRE(std::sscanf(l.c_str(), "%c %63s %u %llu", &kind, producer, &part, &off) == 4);
-      const Stream k{producer, part};
+      Stream k;
+      uint64_t off;
+      REQUIRE(ParseLine(l, &kind, &k, &off));
       INFO("member " << i << ": " << l);
       if (kind == 'a') {
         expect[k] = off;
@@ -368,22 +375,17 @@ TEST_CASE("a group member killed with SIGKILL: its streams move on, nothing is l
   for (const Member& m : members)
     for (const std::string& l : m.lines) {
       char kind;
-      char producer[64];
-      unsigned part;
-      unsigned long long off;
-      if (std::sscanf(l.c_str(), "%c %63s %u %llu", &kind, producer, &part, &off) == 4 &&
-          kind == 'r')
-        ++count[{producer, part}][off];
+      Stream k;
+      uint64_t off;
+      if (ParseLine(l, &kind, &k, &off) && kind == 'r') ++count[k][off];
     }
   std::set<Stream> killed_streams;
   for (const std::string& l : members[1].lines)
     if (l[0] == 'a' || l[0] == 'r') {
       char kind;
-      char producer[64];
-      unsigned part;
-      unsigned long long off;
-      if (std::sscanf(l.c_str(), "%c %63s %u %llu", &kind, producer, &part, &off) == 4)
-        killed_streams.insert({producer, part});
+      Stream k;
+      uint64_t off;
+      if (ParseLine(l, &kind, &k, &off)) killed_streams.insert(k);
     }
   for (const auto& [k, offs] : count)
     for (const auto& [off, n] : offs)
