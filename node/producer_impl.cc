@@ -669,13 +669,11 @@ void ProducerImpl::HandleGroupRequest(const std::string& peer, std::string_view 
   const auto now = Clock::now();
   UpdateGroupStreams(now);  // a topic created since the last turn
   GroupAnswer answer;
-  s = req.kind == Kind::kGroupHeartbeat ? groups_->Heartbeat(req, now, &answer)
-                                        : groups_->Commit(req, now, &answer);
+  ErrorCode err = ErrorCode::kInternal;
+  s = req.kind == Kind::kGroupHeartbeat ? groups_->Heartbeat(req, now, &answer, &err)
+                                        : groups_->Commit(req, now, &answer, &err);
   if (!s.ok()) {
     ++rejected_requests_;
-    const ErrorCode err = s.IsInvalidArgument()     ? ErrorCode::kBadRequest
-                          : s.IsResourceExhausted() ? ErrorCode::kGroupLimit
-                                                    : ErrorCode::kInternal;
     SendError(peer, req.id, err, s.message());
     return;
   }
