@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -73,7 +74,8 @@ struct Record {
 };
 
 struct Event {
-  std::string kind;  // "skipped", "new_producer", "tail_lost"
+  // "skipped", "new_producer", "tail_lost", "assigned", "revoked"
+  std::string kind;
   std::string producer, topic;
   uint32_t partition = 0;
   uint64_t from = 0, to = 0;
@@ -95,6 +97,23 @@ brook::Durability ParseDurability(const std::string& d) {
 
 std::string TypeName(const py::handle& h) {
   return std::string(py::str(h.get_type().attr("__name__")));
+}
+
+// A duration given in seconds (int or float) or as a datetime.timedelta;
+// `what` names the argument in errors. At least 1 ms.
+std::chrono::milliseconds ParseDuration(const py::handle& v, const std::string& what) {
+  double seconds = 0;
+  if (py::hasattr(v, "total_seconds")) {
+    seconds = v.attr("total_seconds")().cast<double>();
+  } else if ((py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)) &&
+             !py::isinstance<py::bool_>(v)) {
+    seconds = v.cast<double>();
+  } else {
+    RaiseType(what + " is a duration in seconds (int, float or timedelta), not " + TypeName(v));
+  }
+  if (!(seconds >= 0.001 && seconds < 1e9))
+    Raise(brook::Status::InvalidArgument(what + " must be at least 0.001 s (1 ms)"));
+  return std::chrono::milliseconds(std::llround(seconds * 1000.0));
 }
 
 constexpr const char* kDiscoveryKeys =
@@ -142,19 +161,7 @@ brook::DiscoveryOptions ParseDiscovery(const py::object& d) {
       if (key == "port") o.port = static_cast<uint16_t>(n);
       if (key == "multicast_ttl") o.multicast_ttl = static_cast<int>(n);
     } else if (key == "interval" || key == "silence_timeout") {
-      double seconds = 0;
-      if (py::hasattr(v, "total_seconds")) {
-        seconds = v.attr("total_seconds")().cast<double>();
-      } else if ((py::isinstance<py::int_>(v) || py::isinstance<py::float_>(v)) &&
-                 !py::isinstance<py::bool_>(v)) {
-        seconds = v.cast<double>();
-      } else {
-        RaiseType(what + " is a duration in seconds (int, float or timedelta), not " + TypeName(v));
-      }
-      if (!(seconds >= 0.001 && seconds < 1e9))
-        Raise(brook::Status::InvalidArgument(what + " must be at least 0.001 s (1 ms)"));
-      (key == "interval" ? o.interval : o.silence_timeout) =
-          std::chrono::milliseconds(std::llround(seconds * 1000.0));
+      (key == "interval" ? o.interval : o.silence_timeout) = ParseDuration(v, what);
     } else {
       Raise(brook::Status::InvalidArgument("discovery: unknown setting '" + key + "' (" +
                                            kDiscoveryKeys + ")"));
@@ -428,9 +435,23 @@ Record ToRecord(const brook::StreamId& s, const brook::RecordView& r) {
 
 Event ToEvent(const brook::ConsumerEvent& e) {
   Event ev;
-  ev.kind = e.kind == brook::ConsumerEvent::Kind::kSkipped       ? "skipped"
-            : e.kind == brook::ConsumerEvent::Kind::kNewProducer ? "new_producer"
-                                                                 : "tail_lost";
+  switch (e.kind) {
+    case brook::ConsumerEvent::Kind::kSkipped:
+      ev.kind = "skipped";
+      break;
+    case brook::ConsumerEvent::Kind::kNewProducer:
+      ev.kind = "new_producer";
+      break;
+    case brook::ConsumerEvent::Kind::kTailLost:
+      ev.kind = "tail_lost";
+      break;
+    case brook::ConsumerEvent::Kind::kAssigned:
+      ev.kind = "assigned";
+      break;
+    case brook::ConsumerEvent::Kind::kRevoked:
+      ev.kind = "revoked";
+      break;
+  }
   ev.producer = e.stream.producer.ToHex();
   ev.topic = e.stream.topic;
   ev.partition = e.stream.partition;
@@ -446,8 +467,10 @@ class PyConsumer {
              const std::optional<std::string>& name, const std::optional<std::string>& state_dir,
              const py::object& start, bool auto_commit, double auto_commit_interval,
              const py::object& keys, const std::optional<std::string>& server_public_key,
-             const py::object& discovery, const std::vector<std::string>& discovery_server_keys)
-      : auto_commit_(auto_commit && name.has_value()),
+             const py::object& discovery, const std::vector<std::string>& discovery_server_keys,
+             const std::optional<std::string>& group, const py::object& group_session_timeout,
+             const py::object& group_heartbeat_interval)
+      : auto_commit_(auto_commit && (name.has_value() || group.has_value())),
         auto_commit_interval_(
             std::chrono::microseconds(static_cast<int64_t>(auto_commit_interval * 1e6))) {
     brook::ConsumerOptions o;
@@ -482,6 +505,28 @@ class PyConsumer {
     o.discovery_server_keys = discovery_server_keys;
     if (name) o.name = *name;
     if (state_dir) o.state_dir = *state_dir;
+    if (group) {
+      if (group->empty())
+        Raise(brook::Status::InvalidArgument(
+            "group must not be empty: name the consumer group, or leave group=None"));
+      o.group = *group;
+    }
+    if (!group_session_timeout.is_none() || !group_heartbeat_interval.is_none()) {
+      if (!group)
+        Raise(brook::Status::InvalidArgument(
+            "group_session_timeout and group_heartbeat_interval need group='NAME'"));
+      if (!group_session_timeout.is_none()) {
+        o.group_session_timeout = ParseDuration(group_session_timeout, "group_session_timeout");
+        // Unless given too, the heartbeat keeps to a third of the session.
+        if (group_heartbeat_interval.is_none())
+          o.group_heartbeat_interval =
+              std::min(o.group_heartbeat_interval,
+                       std::max(std::chrono::milliseconds(1), o.group_session_timeout / 3));
+      }
+      if (!group_heartbeat_interval.is_none())
+        o.group_heartbeat_interval =
+            ParseDuration(group_heartbeat_interval, "group_heartbeat_interval");
+    }
     o.start = ParseStart(start);
     // Python processes what poll returns after poll returns: the library's
     // automatic commit (right after its handler) would store positions of
@@ -780,7 +825,10 @@ PYBIND11_MODULE(_brook, m) {
   py::class_<Event>(m, "Event",
                     "What the consumer could not deliver, said explicitly: kind is 'skipped' "
                     "(removed by retention), 'new_producer' (journal replaced) or "
-                    "'tail_lost' (undone by a crash in a weak durability mode).")
+                    "'tail_lost' (undone by a crash in a weak durability mode); with a group, "
+                    "'assigned' (this member now processes the stream, from from_offset) or "
+                    "'revoked' (it no longer does; from_offset is the offset after the last "
+                    "record delivered).")
       .def_readonly("kind", &Event::kind)
       .def_readonly("producer", &Event::producer)
       .def_readonly("topic", &Event::topic)
@@ -862,7 +910,8 @@ PYBIND11_MODULE(_brook, m) {
       "Follows producers' topics: each stream in offset order, no gap, no duplicate.\n\n"
       "Consumer(producers=[(pub, replay), ...], topics=[...], name=None, state_dir=None, "
       "start='earliest', auto_commit=True, auto_commit_interval=1.0, *, keys=None, "
-      "server_public_key=None, discovery=None, discovery_server_keys=[])\n\n"
+      "server_public_key=None, discovery=None, discovery_server_keys=[], group=None, "
+      "group_session_timeout=None, group_heartbeat_interval=None)\n\n"
       "With a name, positions are kept in state_dir; with auto_commit, each poll (and each "
       "step of iteration) first commits what earlier polls returned, at most every "
       "auto_commit_interval seconds, and close commits: at least once.\n\n"
@@ -876,17 +925,31 @@ PYBIND11_MODULE(_brook, m) {
       "resumes where it stood when heard again. Under CURVE, discovery_server_keys lists the "
       "public keys of the producers to believe (and server_public_key counts too); a beacon "
       "with another key is dropped (stats()['beacons_dropped']) and the key is pinned in the "
-      "handshake.")
+      "handshake.\n\n"
+      "Consumer groups (docs/GROUPS.md): consumers with the same group='billing' share the "
+      "streams (producer, topic, partition) of their topics, each processed by one member at a "
+      "time; the producers keep the group's positions, so a member that takes a stream over "
+      "starts where the group committed (with auto_commit as above, and at close). Events "
+      "'assigned' (from_offset: where this member starts) and 'revoked' (no more records of "
+      "that stream follow) say which streams this member gained and lost, in order with the "
+      "records; a revoked stream's position is committed when poll returns that event, so it "
+      "covers the records before it in the list. group_session_timeout (seconds or timedelta, "
+      "0.1 .. 60; default 10): a member not heard for this long is dropped and its streams move "
+      "on; group_heartbeat_interval: how often it heartbeats, at most a third of the session "
+      "timeout (default 1 s, or a third of a shorter session timeout). Not together with name.")
       .def(py::init<const py::object&, const py::object&, const std::optional<std::string>&,
                     const std::optional<std::string>&, const py::object&, bool, double,
                     const py::object&, const std::optional<std::string>&, const py::object&,
-                    const std::vector<std::string>&>(),
+                    const std::vector<std::string>&, const std::optional<std::string>&,
+                    const py::object&, const py::object&>(),
            py::arg("producers") = py::none(), py::arg("topics") = py::none(),
            py::arg("name") = py::none(), py::arg("state_dir") = py::none(),
            py::arg("start") = "earliest", py::arg("auto_commit") = true,
            py::arg("auto_commit_interval") = 1.0, py::kw_only(), py::arg("keys") = py::none(),
            py::arg("server_public_key") = py::none(), py::arg("discovery") = py::none(),
-           py::arg("discovery_server_keys") = std::vector<std::string>{})
+           py::arg("discovery_server_keys") = std::vector<std::string>{},
+           py::arg("group") = py::none(), py::arg("group_session_timeout") = py::none(),
+           py::arg("group_heartbeat_interval") = py::none())
       .def("poll", &PyConsumer::Poll, py::kw_only(), py::arg("timeout") = 1.0,
            py::arg("max_records") = 1000,
            "Waits up to `timeout` seconds for records; returns a list of Record and Event "

@@ -34,7 +34,8 @@ class Record:
     def headers(self) -> List[Tuple[str, bytes]]: ...
 
 class Event:
-    kind: str  # "skipped" | "new_producer" | "tail_lost"
+    # "skipped" | "new_producer" | "tail_lost"; with a group: "assigned" | "revoked"
+    kind: str
     producer: str
     topic: str
     partition: int
@@ -85,7 +86,10 @@ class Consumer:
                  keys: Optional[Tuple[str, str]] = None,
                  server_public_key: Optional[str] = None,
                  discovery: Optional[Discovery] = None,
-                 discovery_server_keys: Sequence[str] = ()) -> None: ...
+                 discovery_server_keys: Sequence[str] = (),
+                 group: Optional[str] = None,
+                 group_session_timeout: Optional[Union[float, timedelta]] = None,
+                 group_heartbeat_interval: Optional[Union[float, timedelta]] = None) -> None: ...
     def poll(self, *, timeout: float = 1.0,
              max_records: int = 1000) -> List[Union[Record, Event]]: ...
     def commit(self) -> None: ...
