@@ -62,6 +62,15 @@ CommandSpec ConsumeSpec() {
       "  {\"event\": \"skipped\"|\"new_producer\"|\"tail_lost\", \"producer\", \"topic\",\n"
       "   \"partition\", \"from\", \"to\", \"message\"}\n"
       "(record lines have no \"event\" field).\n\n"
+      "--group NAME joins a consumer group (docs/GROUPS.md): the runs with the same group\n"
+      "share the partitions of the topics, each partition printed by one of them at a\n"
+      "time, and the group's position is kept by the nodes, so a partition that moves to\n"
+      "another run goes on where this one stopped. With --json, \"assigned\" (this run\n"
+      "prints the partition from \"from\" on) and \"revoked\" (it no longer does; \"from\"\n"
+      "is the offset after its last record) are event lines too; with --verbose they are\n"
+      "logged on stderr. Positions are committed after the records were written to\n"
+      "stdout, and when a partition moves away. A run's share changes as others come\n"
+      "and go, so there is no end to stop at: --group needs --follow or --count.\n\n"
       "--name keeps this consumer's position in --state-dir (default\n"
       "$XDG_STATE_HOME/brook or ~/.local/state/brook): the next run starts where this one\n"
       "stopped, and --from applies only to partitions it has no position for. A position\n"
@@ -70,6 +79,7 @@ CommandSpec ConsumeSpec() {
       "  brook consume orders --pub tcp://host:7000 --replay tcp://host:7001\n"
       "  brook consume orders --config /etc/brook/shop.conf --from -1h --json\n"
       "  brook consume orders --config shop.conf --follow --name audit\n"
+      "  brook consume orders --config shop.conf --follow --group billing --json\n"
       "  brook consume orders --discover shop --json\n"
       "  brook consume orders --discover shop --client-key me.key --discovery-key node1.key";
   spec.min_positional = 1;
@@ -86,6 +96,10 @@ CommandSpec ConsumeSpec() {
   spec.options.push_back({"count", "N", "stop after N records"});
   spec.options.push_back({"name", "NAME", "keep this consumer's position under NAME"});
   spec.options.push_back({"state-dir", "DIR", "where --name keeps positions"});
+  spec.options.push_back({"group", "NAME",
+                          "share the partitions with the other runs of group NAME, each\n"
+                          "printed by one of them; positions kept by the nodes (with\n"
+                          "--follow or --count; not with --name)"});
   spec.options.push_back({"json", "", "one JSON object per record (and event)"});
   spec.options.push_back({"timeout", "DURATION",
                           "without --follow: how long to wait for each node's answer at\n"
@@ -130,6 +144,10 @@ const char* EventKind(ConsumerEvent::Kind kind) {
       return "new_producer";
     case ConsumerEvent::Kind::kTailLost:
       return "tail_lost";
+    case ConsumerEvent::Kind::kAssigned:
+      return "assigned";
+    case ConsumerEvent::Kind::kRevoked:
+      return "revoked";
   }
   return "unknown";
 }
@@ -228,7 +246,10 @@ class Printer {
   }
 
   void Event(const ConsumerEvent& e) {
-    std::fprintf(stderr, "brook consume: event: %s\n", e.message.c_str());
+    // A group's moves are routine: the library logs them (--verbose).
+    const bool routine =
+        e.kind == ConsumerEvent::Kind::kAssigned || e.kind == ConsumerEvent::Kind::kRevoked;
+    if (!routine) std::fprintf(stderr, "brook consume: event: %s\n", e.message.c_str());
     if (!json_) return;
     out_ += JsonObject()
                 .Str("event", EventKind(e.kind))
@@ -343,6 +364,32 @@ int RunConsume(int argc, char** argv) {
   if (!s.ok()) return UsageError(spec, std::string(s.message()));
   if (args.Has("count") && count == 0) return UsageError(spec, "--count must be at least 1");
   if (timeout.count() <= 0) return UsageError(spec, "--timeout must be longer than 0");
+  const bool grouped = args.Has("group");
+  if (grouped) {
+    options.group = args.Get("group");
+    if (options.group.empty()) return UsageError(spec, "--group must not be empty");
+    if (args.Has("name")) {
+      return UsageError(spec,
+                        "--group and --name go separately: a group's positions are kept by "
+                        "the nodes, a name's in --state-dir; give one or the other");
+    }
+    if (!follow && !args.Has("count")) {
+      return UsageError(spec,
+                        "--group needs --follow or --count: a member's share of the "
+                        "partitions changes as other members come and go, so there is no "
+                        "end to stop at");
+    }
+    if (args.Has("exit-at-end") || args.Has("timeout")) {
+      return UsageError(spec, std::string("--") +
+                                  (args.Has("exit-at-end") ? "exit-at-end" : "timeout") +
+                                  " is for a run that stops at the end; with --group a run "
+                                  "stops at --count or on Ctrl-C/SIGTERM");
+    }
+    // Committed by hand, after stdout took the records (as with --name).
+    options.auto_commit = false;
+  }
+  // Runs until --follow's signal or --count, never to an end.
+  const bool to_end = !follow && !grouped;
   if (args.Has("state-dir") && !args.Has("name")) {
     return UsageError(spec, "--state-dir keeps the positions of a named consumer; give --name too");
   }
@@ -383,7 +430,7 @@ int RunConsume(int argc, char** argv) {
   const auto started = Clock::now();
   const std::chrono::milliseconds window = DiscoveryWindow(nodes.discovery);
   std::vector<Target> targets;
-  if (!follow) {
+  if (to_end) {
     // The end is the high watermarks at the start of every node out there
     // now: the named ones and those heard within the discovery window.
     std::vector<ProducerEndpoints> at_start = nodes.endpoints;
@@ -409,7 +456,7 @@ int RunConsume(int argc, char** argv) {
     }
   }
 
-  if (!follow && !options.name.empty() && options.start.kind == StartPosition::Kind::kTimestamp) {
+  if (to_end && !options.name.empty() && options.start.kind == StartPosition::Kind::kTimestamp) {
     // A stored position beats the time: the consumer resumes there, so a
     // partition with nothing after the time may still have records to go.
     // The store is closed again before the consumer opens it (LMDB forbids
@@ -440,7 +487,7 @@ int RunConsume(int argc, char** argv) {
   };
   auto last_progress = Clock::now();
   int result = kExitOk;
-  bool commit = !options.name.empty();
+  bool commit = !options.name.empty() || grouped;
   // --follow with only discovery: say so once if nobody is heard for a while.
   bool quiet_said = !(follow && nodes.discovery.enabled && nodes.endpoints.empty());
   while (!StopRequested()) {
@@ -454,7 +501,7 @@ int RunConsume(int argc, char** argv) {
                      d.cluster.c_str(), d.address.c_str(), static_cast<unsigned>(d.port));
       }
     }
-    if (!follow && AtEnd(*consumer, &targets)) break;
+    if (to_end && AtEnd(*consumer, &targets)) break;
     const size_t want =
         count ? static_cast<size_t>(std::min<uint64_t>(kPollBatch, count - printed)) : kPollBatch;
     const uint64_t events_before = events;
@@ -486,7 +533,7 @@ int RunConsume(int argc, char** argv) {
       }
     }
     if (count && printed >= count) break;
-    if (!follow && Clock::now() - last_progress >= timeout && !AtEnd(*consumer, &targets)) {
+    if (to_end && Clock::now() - last_progress >= timeout && !AtEnd(*consumer, &targets)) {
       const ConsumerStats stats = consumer->stats();
       std::string why = "no record for " + FormatDuration(timeout) +
                         " before the end was reached (" + Behind(targets) + ")";
