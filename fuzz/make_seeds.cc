@@ -23,6 +23,7 @@
 #include "fuzz/fuzz_util.h"
 #include "fuzz/replay_fixture.h"
 #include "journal/record_format.h"
+#include "node/beacon.h"
 #include "node/wire.h"
 #include "tools/cli.h"
 #include "tools/ingest.h"
@@ -467,8 +468,9 @@ std::vector<RecordInput> PublishRecords() {
   return records;
 }
 
-// The start of an ingest message: an array of n, then version, kind and id.
-std::string IngestStart(uint64_t n, uint64_t version, uint64_t kind, uint64_t id) {
+// The start of an ingest message (or a replay or group request): an array
+// of n, then version, kind and id.
+std::string MessageStart(uint64_t n, uint64_t version, uint64_t kind, uint64_t id) {
   std::string f;
   brook::mp::Writer w(&f);
   w.ArrayHeader(n);
@@ -521,12 +523,12 @@ void IngestSeeds(Corpus* c) {
   s["publish-non-minimal"] = f;
   // Refused: another version (answered with the version error), no records,
   // a byte after the message, a key that is a str.
-  s["publish-version-2"] = IngestStart(6, 2, ingest::kKindPublish, 6);
+  s["publish-version-2"] = MessageStart(6, 2, ingest::kKindPublish, 6);
   ingest::EncodePublish(7, "orders", 0, {}, &f);
   s["publish-no-records"] = f;
   ingest::EncodePublish(8, "orders", 0, {records[0]}, &f);
   s["publish-trailing-byte"] = f + Lit("\xc0");
-  f = IngestStart(6, ingest::kVersion, ingest::kKindPublish, 9);
+  f = MessageStart(6, ingest::kVersion, ingest::kKindPublish, 9);
   {
     brook::mp::Writer w(&f);
     w.Str("orders");
@@ -560,11 +562,11 @@ void IngestSeeds(Corpus* c) {
   ingest::EncodeError(6, brook::Status::Internal(""), &f);
   s["error-internal-empty"] = f;
   // Refused: an answer in version 2, error code 0 (OK) and 10 (unknown).
-  f = IngestStart(4, 2, ingest::kKindAck, 1);
+  f = MessageStart(4, 2, ingest::kKindAck, 1);
   brook::mp::Writer(&f).ArrayHeader(0);
   s["ack-version-2"] = f;
   for (const uint64_t code : {0, 10}) {
-    f = IngestStart(5, ingest::kVersion, ingest::kKindError, 1);
+    f = MessageStart(5, ingest::kVersion, ingest::kKindError, 1);
     brook::mp::Writer w(&f);
     w.Uint(code);
     w.Str("m");
@@ -667,6 +669,167 @@ void ReplaySeeds(Corpus* c, const Seeds& requests) {
   s["empty-frame"] = ReplayInput({""});
 }
 
+// Consumer group messages: each kind from the real encoders, empty and
+// full, positions present and absent, every commit result; a wider form the
+// encoders never write; and refused ones (another version, a zero
+// generation, unsorted topics).
+brook::node::MemberId Member(uint8_t seed) {
+  brook::node::MemberId m;
+  for (size_t i = 0; i < m.bytes.size(); ++i) m.bytes[i] = static_cast<uint8_t>(seed + i * 7);
+  return m;
+}
+
+void GroupSeeds(Corpus* c) {
+  auto& s = (*c)["group"];
+  namespace node = brook::node;
+  std::string f;
+  node::GroupRequest h;
+  h.kind = Kind::kGroupHeartbeat;
+  h.id = 1;
+  h.group = "billing";
+  h.member = Member(1);
+  h.session_timeout_ms = 10000;
+  node::EncodeGroupHeartbeat(h, &f);
+  s["heartbeat-join"] = f;
+  f.clear();
+  h.id = std::numeric_limits<uint64_t>::max();
+  h.topics = {"orders", "audit", "payments"};
+  h.held = {{"orders", 7, 1ull << 33}, {"audit", 0, 5}, {"orders", 2, 9}, {"audit", 300, 6}};
+  node::EncodeGroupHeartbeat(h, &f);
+  s["heartbeat-holding"] = f;
+  f.clear();
+
+  node::GroupRequest commit;
+  commit.kind = Kind::kGroupCommit;
+  commit.id = 2;
+  commit.group = "billing";
+  commit.member = Member(2);
+  commit.commits = {{"orders", 7, 3, 1000, 2}, {"audit", 0, 1, 0, 0}, {"orders", 0, 1, 5, 1}};
+  node::EncodeGroupCommit(commit, &f);
+  s["commit"] = f;
+  f.clear();
+  commit.commits.clear();
+  node::EncodeGroupCommit(commit, &f);
+  s["commit-empty"] = f;
+  f.clear();
+
+  node::GroupAnswer a;
+  a.kind = Kind::kGroupHeartbeatAnswer;
+  a.id = 1;
+  a.membership_generation = 4;
+  a.members = {Member(9), Member(1), Member(5)};
+  node::GroupAssignment with_position{"orders", 7, 3, true, 1000, 2};
+  node::GroupAssignment without{"audit", 0, 1, false, 0, 0};
+  a.assigned = {with_position, without, {"orders", 1, 1ull << 40, true, 0, 0}};
+  a.revoke = {{"payments", 3, 2}, {"audit", 5, 7}};
+  node::EncodeGroupHeartbeatAnswer(a, &f);
+  s["heartbeat-answer"] = f;
+  f.clear();
+  node::GroupAnswer empty;
+  empty.kind = Kind::kGroupHeartbeatAnswer;
+  node::EncodeGroupHeartbeatAnswer(empty, &f);
+  s["heartbeat-answer-empty"] = f;
+  f.clear();
+
+  node::GroupAnswer results;
+  results.kind = Kind::kGroupCommitAnswer;
+  results.id = 2;
+  results.results = {{"orders", 0, node::CommitResult::kAccepted},
+                     {"orders", 7, node::CommitResult::kFenced},
+                     {"zz", 1, node::CommitResult::kUnknownStream}};
+  node::EncodeGroupCommitAnswer(results, &f);
+  s["commit-answer"] = f;
+  f.clear();
+
+  // Hand-made: a heartbeat in wider forms (array 16, uint 64, str 8, bin 8
+  // member, int 32 timeout), which the decoder must accept.
+  f.push_back(static_cast<char>(0xdc));
+  PutBE(&f, 8, 2);
+  f += Lit("\x01\xcc\x15\xcf");
+  PutBE(&f, 3, 8);
+  f += Lit("\xd9\x01g");
+  f += Lit("\xc4\x10");
+  f += std::string(16, 'm');
+  f += Lit("\xd2\x00\x00\x03\xe8");
+  f += Lit("\xdc\x00\x01\xa1t");                      // topics: array 16 of "t"
+  f += Lit("\x91\x92\xa1t\x91\x92\xcd\x00\x01\x01");  // held: [["t", [[1, 1]]]]
+  s["heartbeat-non-minimal"] = f;
+  // Refused: version 2, a zero generation, topics out of order.
+  s["heartbeat-version-2"] = MessageStart(8, 2, static_cast<uint64_t>(Kind::kGroupHeartbeat), 3);
+  f.clear();
+  commit.commits = {{"orders", 7, 0, 1000, 2}};
+  node::EncodeGroupCommit(commit, &f);
+  s["commit-generation-0"] = f;
+  f.clear();
+  h.topics = {"b", "a"};
+  h.held.clear();
+  node::EncodeGroupHeartbeat(h, &f);
+  const size_t b = f.find(
+      "\xa1"
+      "a");
+  if (b != std::string::npos) std::swap(f[b + 1], f[b + 3]);  // "a", "b" -> "b", "a"
+  s["heartbeat-unsorted-topics"] = f;
+}
+
+// Beacons: rounds of one page (with and without a key) and of several
+// pages (topics and a topic's partitions split between pages), each as the
+// beacon target's input (a separator byte, then the datagrams); a page of
+// another version; an incomplete round.
+void BeaconSeeds(Corpus* c) {
+  auto& s = (*c)["beacon"];
+  namespace node = brook::node;
+  node::BeaconState st;
+  st.id = Producer();
+  st.epoch = 42;
+  st.pub_endpoint = "tcp://0.0.0.0:7000";
+  st.replay_endpoint = "tcp://10.1.2.3:7001";
+  st.topics = {
+      {"orders", {{0, 10}, {5, 5}, {100, 1ull << 40}}},
+      {"payments.eu", {{0, 0}}},
+      {"x", {{std::numeric_limits<uint64_t>::max() - 1, std::numeric_limits<uint64_t>::max()}}}};
+  const auto round = [&](const std::string& name, const node::BeaconState& state) {
+    std::vector<std::string> pages;
+    if (!node::EncodeBeaconRound("lan-1", state, 7, &pages).ok()) {
+      std::fprintf(stderr, "make_seeds: EncodeBeaconRound failed for %s\n", name.c_str());
+      std::abort();
+    }
+    s[name] = ReplayInput(pages);
+    return pages;
+  };
+  round("one-page", st);
+  node::BeaconState keyed = st;
+  keyed.server_public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+  keyed.pub_endpoint = "ipc:///tmp/brook-pub";
+  keyed.replay_endpoint = "tcp://127.0.0.1:7001";
+  round("one-page-key", keyed);
+  node::BeaconState empty = st;
+  empty.topics.clear();
+  round("no-topics", empty);
+  node::BeaconState many = st;
+  many.topics.clear();
+  for (int t = 0; t < 40; ++t) {
+    brook::DiscoveredTopic topic{"topic-" + std::to_string(t), {}};
+    for (uint64_t p = 0; p < 4; ++p)
+      topic.partitions.push_back({p * 1000, p * 1000 + (1ull << 35)});
+    many.topics.push_back(topic);
+  }
+  const std::vector<std::string> pages = round("several-pages", many);
+  node::BeaconState wide = st;
+  wide.topics = {{"wide", std::vector<Watermarks>(300, Watermarks{1ull << 40, 1ull << 41})}};
+  round("split-topic", wide);
+  if (pages.size() >= 2) s["incomplete-round"] = ReplayInput({pages[0]});
+
+  std::string f;
+  brook::mp::Writer w(&f);
+  w.ArrayHeader(12);
+  w.Str("brook");
+  w.Uint(2);
+  s["version-2"] = ReplayInput({f});
+  s["endpoints"] =
+      ReplayInput({"tcp://0.0.0.0:7000@10.0.0.5", "tcp://[::1]:1@127.0.0.1",
+                   "ipc:///tmp/x@127.0.0.1", "tcp://localhost:65535@10.0.0.5", "inproc://x"});
+}
+
 bool WriteCorpus(const fs::path& root, const Corpus& corpus) {
   for (const auto& [target, seeds] : corpus) {
     const fs::path dir = root / target;
@@ -708,5 +871,7 @@ int main(int argc, char** argv) {
   ReplaySeeds(&corpus, corpus["request"]);
   IngestSeeds(&corpus);
   JsonRecordSeeds(&corpus);
+  GroupSeeds(&corpus);
+  BeaconSeeds(&corpus);
   return WriteCorpus(argv[1], corpus) ? 0 : 1;
 }

@@ -16,7 +16,7 @@ root=$(pwd)
 build=build-fuzz
 jobs=${JOBS:-2}
 seconds=${FUZZ_SECONDS:-20}
-all_targets=(live request answer records record msgpack replay ingest json_record)
+all_targets=(live request answer records record msgpack replay ingest json_record group beacon)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 bash scripts/install-deps.sh
