@@ -312,6 +312,9 @@ class ConsumerImpl final : public Consumer {
   // (Poll's thread).
   std::unique_ptr<PositionStore> store_;
   std::map<const StreamId*, PositionStore::Entry> processed_;
+  // Consumer groups: streams whose kRevoked the handler has seen, with their
+  // position, until the next Commit releases them.
+  std::vector<std::pair<const StreamId*, PositionStore::Position>> revoked_pending_;
   Clock::time_point last_commit_ = Clock::now();
 
   // Lag per stream (mu_): the processed position and the latest high
@@ -485,9 +488,15 @@ Status ConsumerImpl::Close() {
 
 Status ConsumerImpl::Commit() {
   if (grouped()) {
-    // The I/O thread sends them to each stream's producer (GroupTick).
+    // The I/O thread sends them to each stream's producer (GroupTick), and
+    // gives up the streams whose kRevoked the handler has seen.
     std::lock_guard<std::mutex> lk(group_mu_);
     for (const auto& [stream, entry] : processed_) group_commits_[stream] = entry.position;
+    for (const auto& r : revoked_pending_) {
+      group_commits_.erase(r.first);
+      released_.push_back(r);
+    }
+    revoked_pending_.clear();
     last_commit_ = Clock::now();
     return Status::OK();
   }
@@ -563,9 +572,10 @@ Status ConsumerImpl::PollImpl(const PollHandler& handler, size_t max_records,
           at = it->second.position;
           processed_.erase(it);
         }
-        std::lock_guard<std::mutex> lk(group_mu_);
-        group_commits_.erase(d.event_stream);
-        released_.emplace_back(d.event_stream, at);
+        // Released at the next Commit (the end of this Poll with
+        // auto_commit): a caller that handles records after Poll returns
+        // (the Python binding, the CLI) commits only what it processed.
+        revoked_pending_.emplace_back(d.event_stream, at);
         continue;
       }
       if (d.event->kind == ConsumerEvent::Kind::kAssigned) continue;
@@ -610,6 +620,8 @@ Status ConsumerImpl::PollImpl(const PollHandler& handler, size_t max_records,
   }
   delivered_ += records;
   if (delivered) *delivered = records;
+  if (grouped() && options_.auto_commit && !revoked_pending_.empty())
+    return Commit();  // hand the streams over now, not at the next interval
   if (KeepsPositions() && options_.auto_commit && !taken.empty() &&
       Clock::now() - last_commit_ >= options_.auto_commit_interval)
     return Commit();

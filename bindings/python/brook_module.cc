@@ -932,8 +932,9 @@ PYBIND11_MODULE(_brook, m) {
       "starts where the group committed (with auto_commit as above, and at close). Events "
       "'assigned' (from_offset: where this member starts) and 'revoked' (no more records of "
       "that stream follow) say which streams this member gained and lost, in order with the "
-      "records; a revoked stream's position is committed when poll returns that event, so it "
-      "covers the records before it in the list. group_session_timeout (seconds or timedelta, "
+      "records; a revoked stream is committed and handed on at the next poll (or close), "
+      "after the records before it in the list were handled. group_session_timeout (seconds "
+      "or timedelta, "
       "0.1 .. 60; default 10): a member not heard for this long is dropped and its streams move "
       "on; group_heartbeat_interval: how often it heartbeats, at most a third of the session "
       "timeout (default 1 s, or a third of a shorter session timeout). Not together with name.")

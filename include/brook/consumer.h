@@ -105,8 +105,10 @@ struct ConsumerOptions {
   // journal, so a member that takes a stream over starts where the group
   // committed (auto_commit, Commit()). ConsumerEvent::kAssigned and
   // kRevoked tell which streams this member gained and lost, in order with
-  // the records: after kRevoked no record of that stream comes, and its
-  // position is committed as soon as the handler returns. `start` applies to
+  // the records: after kRevoked no record of that stream comes; the stream is
+  // committed and handed on at the next Commit (with auto_commit, when that
+  // Poll returns), so a caller that handles records after Poll commits only
+  // what it handled. `start` applies to
   // streams the group has no position for. Not together with `name`.
   // Default: empty, no group (every stream of the topics).
   std::string group;
@@ -195,7 +197,8 @@ struct ConsumerEvent {
     // Consumer groups: this member no longer processes the stream (it moved
     // to another member, or its producer has not been heard for the session
     // timeout); no record of it follows. `from` is the offset after the last
-    // record delivered. Its position is committed when the handler returns.
+    // record delivered. Its position is committed, and the stream handed on,
+    // at the next Commit (with auto_commit, when this Poll returns).
     kRevoked,
   };
   Kind kind = Kind::kSkipped;
