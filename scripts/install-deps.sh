@@ -35,6 +35,7 @@ packages=(
   pybind11-dev python3-dev python3-pytest python3-pybind11 python3-pip python3-setuptools
   python3-wheel
   python3-zmq python3-msgpack
+  iproute2
   clang clang-format libclang-rt-14-dev llvm-14
 )
 bench_packages=(
