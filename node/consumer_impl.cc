@@ -264,6 +264,9 @@ class ConsumerImpl final : public Consumer {
   bool grouped() const { return !options_.group.empty(); }
   bool KeepsPositions() const { return store_ || grouped(); }
   void GroupTick(bool closing);
+  void SendGroupCommits(Peer& peer,
+                        const std::map<const StreamId*, PositionStore::Position>& commits,
+                        const std::map<const StreamId*, PositionStore::Position>& released);
   void SendGroupHeartbeat(Peer& peer, bool leave);
   void HandleGroupAnswer(Peer& peer, std::string_view frame);
   void OnAssigned(Peer& peer, const GroupAssignment& a);
@@ -340,7 +343,7 @@ class ConsumerImpl final : public Consumer {
   MemberId member_id_;
   std::mutex group_mu_;
   std::map<const StreamId*, PositionStore::Position> group_commits_;
-  std::vector<std::pair<const StreamId*, PositionStore::Position>> released_;
+  std::map<const StreamId*, PositionStore::Position> released_;
 
   // The callback form (Start).
   std::thread runner_;
@@ -494,7 +497,7 @@ Status ConsumerImpl::Commit() {
     for (const auto& [stream, entry] : processed_) group_commits_[stream] = entry.position;
     for (const auto& r : revoked_pending_) {
       group_commits_.erase(r.first);
-      released_.push_back(r);
+      released_[r.first] = r.second;
     }
     revoked_pending_.clear();
     last_commit_ = Clock::now();
@@ -993,44 +996,53 @@ void ConsumerImpl::OnDiscovery(const DiscoveryEvent& e) {
 // heartbeats, starts what it is given, gives up what it is asked to, and
 // commits positions to each stream's producer.
 
+// Commits and releases of `peer`'s streams, in one message; then forgets the
+// released streams.
+void ConsumerImpl::SendGroupCommits(
+    Peer& peer, const std::map<const StreamId*, PositionStore::Position>& commits,
+    const std::map<const StreamId*, PositionStore::Position>& released) {
+  GroupRequest commit;
+  commit.kind = Kind::kGroupCommit;
+  commit.group = options_.group;
+  commit.member = member_id_;
+  std::vector<Stream*> dropped;
+  for (auto& [key, sp] : peer.streams) {
+    Stream& s = *sp;
+    std::optional<PositionStore::Position> at;
+    auto c = commits.find(&s.id);
+    if (c != commits.end()) at = c->second;
+    auto r = released.find(&s.id);
+    if (r != released.end()) {
+      at = r->second;
+      dropped.push_back(&s);
+      if (!s.commit_on_release) at.reset();
+    }
+    if (!at || (s.revoked && !s.commit_on_release)) continue;
+    commit.commits.push_back(
+        GroupCommitStream{s.id.topic, s.id.partition, s.generation, at->next, at->epoch});
+  }
+  if (!commit.commits.empty() && peer.connected) {
+    commit.id = next_request_id_++;
+    std::string frame;
+    EncodeGroupCommit(commit, &frame);
+    (void)peer.dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
+  }
+  for (Stream* s : dropped) DropStream(peer, *s);
+}
+
 void ConsumerImpl::GroupTick(bool closing) {
-  std::map<const StreamId*, PositionStore::Position> commits;
-  std::vector<std::pair<const StreamId*, PositionStore::Position>> released;
+  std::map<const StreamId*, PositionStore::Position> commits, released;
   {
     std::lock_guard<std::mutex> lk(group_mu_);
     commits.swap(group_commits_);
     released.swap(released_);
   }
+  // Runs every turn of the I/O loop: walk the streams only when Poll's
+  // thread handed over commits or releases.
+  const bool pending = !commits.empty() || !released.empty();
   const auto now = Clock::now();
   for (auto& peer : peers_) {
-    // Commits and releases of this producer's streams, in one message.
-    GroupRequest commit;
-    commit.kind = Kind::kGroupCommit;
-    commit.group = options_.group;
-    commit.member = member_id_;
-    std::vector<Stream*> dropped;
-    for (auto& [key, sp] : peer->streams) {
-      Stream& s = *sp;
-      std::optional<PositionStore::Position> at;
-      auto c = commits.find(&s.id);
-      if (c != commits.end()) at = c->second;
-      for (const auto& [id, pos] : released) {
-        if (id != &s.id) continue;
-        at = pos;
-        dropped.push_back(&s);
-        if (!s.commit_on_release) at.reset();
-      }
-      if (!at || (s.revoked && !s.commit_on_release)) continue;
-      commit.commits.push_back(
-          GroupCommitStream{s.id.topic, s.id.partition, s.generation, at->next, at->epoch});
-    }
-    if (!commit.commits.empty() && peer->connected) {
-      commit.id = next_request_id_++;
-      std::string frame;
-      EncodeGroupCommit(commit, &frame);
-      (void)peer->dealer.send(zmq::buffer(frame), zmq::send_flags::dontwait);
-    }
-    for (Stream* s : dropped) DropStream(*peer, *s);
+    if (pending) SendGroupCommits(*peer, commits, released);
     if (!peer->described || !peer->connected) continue;
     if (closing) {
       SendGroupHeartbeat(*peer, /*leave=*/true);

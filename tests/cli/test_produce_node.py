@@ -92,6 +92,24 @@ def check_dense(records, partitions):
     return by_part
 
 
+def start_feeder(p):
+    """Writes lines r0, r1, ... to p's stdin in chunks of 500 (at most 2,000
+    chunks) on a thread, until p stops reading; then closes it."""
+    def feed():
+        try:
+            for chunk in range(2000):
+                p.stdin.write(b"".join(b"r%d\n" % i for i in range(chunk * 500, chunk * 500 + 500)))
+                p.stdin.flush()
+                time.sleep(0.002)
+            p.stdin.close()
+        except (BrokenPipeError, ValueError, OSError):
+            pass
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    return feeder
+
+
 def test_node_ready_line_and_clean_stop(node):
     n = node()
     r = n.ready
@@ -346,19 +364,7 @@ def test_node_stop_during_produce_loses_no_acknowledged_record(node, brook_py, t
         p = spawn("produce", "--config", n.config, "orders", "--ack", "--timeout", "2s",
                   stdin=subprocess.PIPE, stdout=acks)
 
-    # Feed in chunks (bounded: at most 2,000 chunks) until produce stops reading.
-    def feed():
-        try:
-            for chunk in range(2000):
-                p.stdin.write(b"".join(b"r%d\n" % i for i in range(chunk * 500, chunk * 500 + 500)))
-                p.stdin.flush()
-                time.sleep(0.002)
-            p.stdin.close()
-        except (BrokenPipeError, ValueError, OSError):
-            pass
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
+    feeder = start_feeder(p)
     try:
         wait_for(lambda: acks_path.stat().st_size > 0, timeout=20, what="a first ack")
         assert n.stop() == 0
@@ -393,18 +399,7 @@ def test_ctrl_c_during_produce_waits_for_the_acks_of_what_was_sent(node, brook_p
         p = spawn("produce", "--config", n.config, "orders", "--ack", "--batch", "100",
                   stdin=subprocess.PIPE, stdout=acks)
 
-    def feed():  # bounded: at most 2,000 chunks
-        try:
-            for chunk in range(2000):
-                p.stdin.write(b"".join(b"r%d\n" % i for i in range(chunk * 500, chunk * 500 + 500)))
-                p.stdin.flush()
-                time.sleep(0.002)
-            p.stdin.close()
-        except (BrokenPipeError, ValueError, OSError):
-            pass
-
-    feeder = threading.Thread(target=feed, daemon=True)
-    feeder.start()
+    feeder = start_feeder(p)
     try:
         wait_for(lambda: acks_path.stat().st_size > 0, timeout=20, what="a first ack")
         p.send_signal(signal.SIGINT)
