@@ -9,6 +9,7 @@
 #include <future>
 
 #include "brook/partitioner.h"
+#include "common/crash_point.h"
 #include "journal/journal_format.h"
 #include "journal/journal_impl.h"
 #include "journal/lmdb_error.h"
@@ -19,6 +20,9 @@
 // journal, which one thread at a time owns (see journal_impl.h).
 
 namespace brook::journal {
+
+using internal::CrashPoint;
+
 namespace {
 
 // Retention deletes at most this many records per write transaction, so a
@@ -271,7 +275,11 @@ void JournalImpl::CommitGroup(std::vector<PendingAppend*>* group) {
       fatal_ = status;
     }
   }
-  if (status.ok()) NotifyListener(group);
+  if (status.ok()) {
+    CrashPoint("journal.after_commit");  // committed; not sent live, not acknowledged
+    NotifyListener(group);
+    CrashPoint("journal.after_send");  // committed and sent live; not acknowledged
+  }
   for (PendingAppend* pa : *group) {
     if (pa->cv) {
       std::lock_guard<std::mutex> lk(mu_);
@@ -314,6 +322,7 @@ int JournalImpl::TryCommit(std::vector<PendingAppend*>* group) {
         mdb_txn_abort(txn);
         return rc;
       }
+      CrashPoint("journal.mid_batch");  // some of the group written, nothing committed
       st.next_offset = offset + 1;
       st.last_ts = ts;
       st.bytes += size;

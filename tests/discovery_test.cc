@@ -38,6 +38,7 @@
 
 #include "brook/security.h"
 #include "node/discovery.h"
+#include "tests/netns.h"
 #include "tests/testutil.h"
 
 using namespace brook;
@@ -668,83 +669,8 @@ TEST_CASE("discovery across processes on one host", "[discovery][process]") {
   }
 }
 
-namespace {
-
-// Runs a shell command; returns its exit status and puts its output
-// (stdout and stderr) in *output.
-int Run(const std::string& command, std::string* output = nullptr) {
-  FILE* f = popen((command + " 2>&1").c_str(), "r");
-  if (f == nullptr) return -1;
-  std::string out;
-  char buf[512];
-  for (int i = 0; i < 10000; ++i) {
-    const size_t n = fread(buf, 1, sizeof buf, f);
-    if (n == 0) break;
-    out.append(buf, n);
-  }
-  const int status = pclose(f);
-  if (output) *output = out;
-  return status;
-}
-
-// Two network namespaces joined by a veth pair: "a" at 10.77.0.1/24 and
-// "b" at 10.77.0.2/24, no default route. Deleted (with the veth pair) on
-// destruction.
-class NamespacePair {
- public:
-  // Empty when it could be built; otherwise why not.
-  std::string Build() {
-    const std::string tag = std::to_string(getpid());
-    a_ = "brook-disc-a-" + tag;
-    b_ = "brook-disc-b-" + tag;
-    const std::string va = "bda" + tag, vb = "bdb" + tag;  // interface names: 15 bytes at most
-    std::string out;
-    if (geteuid() != 0) return "not running as root";
-    if (Run("ip -V", &out) != 0) return "the ip command (iproute2) is missing: " + out;
-    if (Run("ip netns add " + a_, &out) != 0) return "`ip netns add` is not permitted: " + out;
-    made_a_ = true;
-    if (Run("ip netns add " + b_, &out) != 0) return "`ip netns add` failed: " + out;
-    made_b_ = true;
-    const std::vector<std::string> steps = {
-        "ip link add " + va + " netns " + a_ + " type veth peer name " + vb + " netns " + b_,
-        "ip -n " + a_ + " addr add 10.77.0.1/24 dev " + va,
-        "ip -n " + b_ + " addr add 10.77.0.2/24 dev " + vb,
-        "ip -n " + a_ + " link set " + va + " up",
-        "ip -n " + b_ + " link set " + vb + " up",
-        "ip -n " + a_ + " link set lo up",
-        "ip -n " + b_ + " link set lo up",
-    };
-    for (const std::string& step : steps)
-      if (Run(step, &out) != 0) return "`" + step + "` failed: " + out;
-    return "";
-  }
-  ~NamespacePair() {
-    if (made_a_) (void)Run("ip netns del " + a_);
-    if (made_b_) (void)Run("ip netns del " + b_);
-  }
-  // argv that runs `child_args` inside namespace `ns`.
-  std::vector<std::string> In(const std::string& ns, std::vector<std::string> child_args) const {
-    std::vector<std::string> argv = {IpPath(), "netns", "exec", ns, BROOK_DISCOVERY_CHILD};
-    argv.insert(argv.end(), child_args.begin(), child_args.end());
-    return argv;
-  }
-  const std::string& a() const { return a_; }
-  const std::string& b() const { return b_; }
-
- private:
-  static std::string IpPath() {
-    for (const char* p : {"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"})
-      if (access(p, X_OK) == 0) return p;
-    return "ip";
-  }
-  std::string a_, b_;
-  bool made_a_ = false, made_b_ = false;
-};
-
-}  // namespace
-
 TEST_CASE("discovery across network namespaces joined by a veth pair", "[discovery][netns]") {
-  NamespacePair ns;
+  test::NamespacePair ns("brook-disc", "10.77.0");
   const std::string why_not = ns.Build();
   if (!why_not.empty()) {
     WARN("SKIPPED [netns] discovery across network namespaces: " << why_not);
@@ -754,11 +680,12 @@ TEST_CASE("discovery across network namespaces joined by a veth pair", "[discove
   }
   const ProducerId id = Id(99);
   auto listen = [&](const std::string& address, const std::string& bind, const std::string& iface) {
-    return ns.In(ns.b(), {"listen", address, "7099", "lan", bind, iface, "10000"});
+    return ns.In(ns.b(),
+                 {BROOK_DISCOVERY_CHILD, "listen", address, "7099", "lan", bind, iface, "10000"});
   };
   auto send = [&](const std::string& address, const std::string& iface) {
-    return ns.In(ns.a(), {"send", address, "7099", "lan", iface, "100", "50", id.ToHex(), "5",
-                          "tcp://0.0.0.0:7000", "tcp://0.0.0.0:7001"});
+    return ns.In(ns.a(), {BROOK_DISCOVERY_CHILD, "send", address, "7099", "lan", iface, "100", "50",
+                          id.ToHex(), "5", "tcp://0.0.0.0:7000", "tcp://0.0.0.0:7001"});
   };
   const std::string want =
       "appeared " + id.ToHex() + " 5 tcp://10.77.0.1:7000 tcp://10.77.0.1:7001 10.77.0.1";

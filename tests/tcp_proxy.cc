@@ -81,8 +81,8 @@ bool WriteFrom(int to, std::string* buf) {
 
 }  // namespace
 
-TcpProxy::TcpProxy(std::string target_host, uint16_t target_port)
-    : target_host_(std::move(target_host)), target_port_(target_port) {}
+TcpProxy::TcpProxy(std::string target_host, uint16_t target_port, uint16_t listen_port)
+    : target_host_(std::move(target_host)), target_port_(target_port), port_(listen_port) {}
 
 TcpProxy::~TcpProxy() { Stop(); }
 
@@ -102,7 +102,7 @@ std::string TcpProxy::endpoint() const { return "tcp://127.0.0.1:" + std::to_str
 
 std::string TcpProxy::Start() {
   if (running()) return "already running";
-  listener_ = socket(AF_INET, SOCK_STREAM, 0);
+  listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener_ < 0) return Errno("socket");
   const int one = 1;
   setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -124,7 +124,7 @@ std::string TcpProxy::Start() {
     else
       port_ = ntohs(addr.sin_port);
   }
-  if (err.empty() && pipe(wake_) != 0) err = Errno("pipe");
+  if (err.empty() && pipe2(wake_, O_CLOEXEC) != 0) err = Errno("pipe");
   if (!err.empty()) {
     close(listener_);
     listener_ = -1;
@@ -190,11 +190,11 @@ void TcpProxy::Loop() {
     }
     if (fds[1].revents & POLLIN) {
       for (int k = 0; k < 16; ++k) {
-        const int client = accept(listener_, nullptr, nullptr);
+        const int client = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
         if (client < 0) break;
         auto l = std::make_unique<Link>();
         l->client = client;
-        l->server = socket(AF_INET, SOCK_STREAM, 0);
+        l->server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         const int one = 1;
         setsockopt(l->client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (links.size() >= kMaxConnections || l->server < 0 ||

@@ -19,8 +19,12 @@ class TcpProxy {
   static constexpr size_t kMaxConnections = 64;
   static constexpr size_t kMaxBuffered = 256 * 1024;
 
-  // Forwards to target_host (numeric IPv4) : target_port.
-  TcpProxy(std::string target_host, uint16_t target_port);
+  // Forwards to target_host (numeric IPv4) : target_port, listening on
+  // listen_port (0: a free port picked at the first Start). A port outside
+  // the ephemeral range keeps a peer's reconnect attempts while the proxy is
+  // down from connecting to themselves on it (TCP self-connect), which
+  // would take the port.
+  TcpProxy(std::string target_host, uint16_t target_port, uint16_t listen_port = 0);
   // "tcp://HOST:PORT" (a ZeroMQ endpoint) as the target.
   static bool ParseEndpoint(const std::string& endpoint, std::string* host, uint16_t* port);
   ~TcpProxy();
