@@ -194,7 +194,8 @@ bool Cluster::StartProducer(int i, std::string* error) {
   if (s.initial_map) argv.insert(argv.end(), {"--initial-map", std::to_string(s.initial_map)});
   if (s.max_map) argv.insert(argv.end(), {"--max-map", std::to_string(s.max_map)});
   if (s.keep_going) argv.push_back("--keep-going");
-  std::vector<std::string> env;
+  argv.insert(argv.end(), s.extra_args.begin(), s.extra_args.end());
+  std::vector<std::string> env = s.env;
   if (!s.crash_point.empty()) env.push_back("BROOK_CRASH_POINT=" + s.crash_point);
   p.spec.crash_point.clear();  // this start only
   p.ready = p.done = false;
@@ -223,10 +224,11 @@ bool Cluster::StartConsumer(int i, std::string* error) {
                            std::to_string(seed_ * 31 + c.starts)});
   for (const auto& [pub, replay] : s.producers)
     argv.insert(argv.end(), {"--producer", pub + "," + replay});
+  argv.insert(argv.end(), s.extra_args.begin(), s.extra_args.end());
   c.ready = false;
   ++c.starts;
   history_->ConsumerStarted(s.name);
-  if (!Spawn(argv, {}, log_dir_ + "/consumer-" + s.name + ".log", &c.child, error)) return false;
+  if (!Spawn(argv, s.env, log_dir_ + "/consumer-" + s.name + ".log", &c.child, error)) return false;
   const bool ok = PumpUntil([&] { return c.ready || c.child.pid <= 0; }, std::chrono::seconds(15));
   if (!c.ready) {
     *error =

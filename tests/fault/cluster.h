@@ -31,6 +31,8 @@ struct ProducerSpec {
   bool keep_going = false;                // go on after a failed publish
   std::string crash_point;                // BROOK_CRASH_POINT for its next start only
   std::vector<std::string> wrapper;       // argv prefix (e.g. ip netns exec NS)
+  std::vector<std::string> extra_args;    // appended to its command line
+  std::vector<std::string> env;           // NAME=VALUE added to its environment
 };
 
 struct ConsumerSpec {
@@ -41,6 +43,8 @@ struct ConsumerSpec {
   uint64_t commit_every = 200;
   uint64_t crash_before_commit = 0;  // per mille, at each commit
   std::vector<std::string> wrapper;
+  std::vector<std::string> extra_args;  // appended to its command line
+  std::vector<std::string> env;         // NAME=VALUE added to its environment
 };
 
 class Cluster {

@@ -5,7 +5,8 @@
 //                  [--partitions N] [--durability fsync|nometasync|nosync]
 //                  [--seq-base S] [--count N] [--rate R] [--max-batch B]
 //                  [--initial-map BYTES] [--max-map BYTES] [--keep-going]
-//                  [--seed S]
+//                  [--retention-age-ms MS] [--retention-bytes B]
+//                  [--retention-records N] [--seed S]
 //
 // Opens a producer on the journal (creating the topics if missing), then
 // publishes from one thread per partition (each taking its partition of
@@ -107,6 +108,9 @@ int main(int argc, char** argv) {
   if (!s.ok()) Fail("Producer::Open: " + OneLine(s.ToString()));
   TopicConfig tc;
   tc.partitions = static_cast<uint32_t>(partitions);
+  tc.retention.max_age = std::chrono::milliseconds(args.U64("retention-age-ms", 0));
+  tc.retention.max_bytes = args.U64("retention-bytes", 0);
+  tc.retention.max_records = args.U64("retention-records", 0);
   for (const std::string& t : topics) {
     s = p->CreateTopic(t, tc);
     if (!s.ok()) Fail("CreateTopic " + t + ": " + OneLine(s.ToString()));
