@@ -53,10 +53,11 @@ struct FaultSpec {
 };
 
 // Each module's faults, in the order the table lists them.
-std::vector<FaultSpec> ProcessFaults();  // process_faults.cc
-std::vector<FaultSpec> NetworkFaults();  // network_faults.cc
-std::vector<FaultSpec> StorageFaults();  // storage_faults.cc
-std::vector<FaultSpec> ClockFaults();    // clock_faults.cc
+std::vector<FaultSpec> ProcessFaults();   // process_faults.cc
+std::vector<FaultSpec> NetworkFaults();   // network_faults.cc
+std::vector<FaultSpec> StorageFaults();   // storage_faults.cc
+std::vector<FaultSpec> ClockFaults();     // clock_faults.cc
+std::vector<FaultSpec> SelfTestFaults();  // selftest_faults.cc
 
 // Small shared helpers.
 inline std::mt19937_64 RoundRng(const RoundConfig& c) { return std::mt19937_64(c.seed); }

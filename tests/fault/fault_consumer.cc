@@ -4,6 +4,7 @@
 //   fault_consumer --producer PUB,REPLAY [--producer ...] --topics T1,T2
 //                  --name NAME --state DIR [--commit-every N]
 //                  [--crash-before-commit PER_MILLE] [--seed S]
+//                  [--sabotage drop|dup|corrupt|reorder --sabotage-at N]
 //
 // A named consumer (positions kept in DIR, auto_commit off) that follows the
 // topics from the earliest offset and tells the harness everything, in order:
@@ -21,6 +22,9 @@
 // with that chance in 1000 after reporting its deliveries and before
 // committing them: the window at-least-once redelivers. SIGTERM: commit,
 // report, close, exit 0. It dies with its parent and exits after ten minutes.
+//
+// --sabotage makes it misreport its N-th delivery (1-based) on purpose: the
+// harness's self-test proves the checker catches each kind of fault.
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -41,6 +45,14 @@ using namespace brook;
 
 std::atomic<bool> g_stop{false};
 std::string g_out;  // lines not yet written
+
+struct Sabotage {
+  std::string kind;  // empty: none
+  uint64_t at = 0;
+  uint64_t seen = 0;
+  std::string held;  // reorder: the line held back
+};
+Sabotage g_sabotage;
 
 void Flush() {
   size_t done = 0;
@@ -121,11 +133,35 @@ int main(int argc, char** argv) {
   Flush();
 
   PollHandler h;
+  g_sabotage.kind = args.Str("sabotage");
+  g_sabotage.at = args.U64("sabotage-at", 1);
   h.on_record = [](const StreamId& st, const RecordView& r) {
+    Sabotage& sb = g_sabotage;
+    const bool now = !sb.kind.empty() && ++sb.seen == sb.at;
+    const size_t mark = g_out.size();
     g_out += "d " + st.producer.ToHex() + " " + st.topic + " " + std::to_string(st.partition) +
              " " + std::to_string(r.offset) + " ";
-    AppendEscaped(r.payload);
+    if (now && sb.kind == "corrupt") {
+      std::string bad(r.payload);
+      if (!bad.empty()) bad[bad.size() / 2] ^= 0x01;
+      AppendEscaped(bad);
+    } else {
+      AppendEscaped(r.payload);
+    }
     g_out += '\n';
+    if (!sb.held.empty()) {
+      g_out += sb.held;  // reorder: after the record that followed it
+      sb.held.clear();
+    }
+    if (!now) return;
+    if (sb.kind == "drop") {
+      g_out.resize(mark);
+    } else if (sb.kind == "dup") {
+      g_out += g_out.substr(mark);
+    } else if (sb.kind == "reorder") {
+      sb.held = g_out.substr(mark);
+      g_out.resize(mark);
+    }
   };
   h.on_event = [](const ConsumerEvent& e) {
     std::string msg = e.message;

@@ -66,7 +66,7 @@ uint64_t RoundSeed(uint64_t seed, int round) {
 
 std::vector<FaultSpec> AllFaults() {
   std::vector<FaultSpec> all;
-  for (auto module : {ProcessFaults, NetworkFaults, StorageFaults, ClockFaults})
+  for (auto module : {SelfTestFaults, ProcessFaults, NetworkFaults, StorageFaults, ClockFaults})
     for (const FaultSpec& f : module()) all.push_back(f);
   return all;
 }
@@ -163,6 +163,9 @@ int main(int argc, char** argv) {
                    static_cast<unsigned long long>(r.violations), secs,
                    r.notes.empty() || failed ? "" : "  ",
                    r.notes.empty() || failed ? "" : r.notes[0].c_str());
+      if (c.verbose && !failed)
+        for (size_t k = 1; k < r.notes.size(); ++k)
+          std::fprintf(stderr, "    %s\n", r.notes[k].c_str());
       if (failed) {
         ++t.failed_rounds;
         any_failed = true;
