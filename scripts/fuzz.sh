@@ -6,9 +6,13 @@
 #
 #   scripts/fuzz.sh                   every target, FUZZ_SECONDS (default 20) each
 #   scripts/fuzz.sh live replay       only these targets
+#   FUZZ_SECONDS=1800 FUZZ_KEEP=1 scripts/fuzz.sh replay
+#                                     a campaign: 30 min, and what the run
+#                                     found is kept in fuzz/corpus-grown/
 #
-# The repository is not modified: fuzzing runs on a scratch copy of
-# fuzz/corpus. Crash inputs go to build-fuzz/fuzz-artifacts/<target>/ and the
+# Each target starts from its seeds (fuzz/corpus, written by make_seeds) and
+# what earlier campaigns grew (fuzz/corpus-grown). Without FUZZ_KEEP the
+# repository is not modified: fuzzing runs on a scratch copy. Crash inputs go to build-fuzz/fuzz-artifacts/<target>/ and the
 # full logs to build-fuzz/fuzz-logs/<target>.log. See fuzz/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +72,7 @@ for t in "${targets[@]}"; do
   artifacts=$root/$build/fuzz-artifacts/$t
   mkdir -p "$corpus" "$artifacts"
   cp -R "fuzz/corpus/$t/." "$corpus/"
+  if [ -d "fuzz/corpus-grown/$t" ]; then cp -R "fuzz/corpus-grown/$t/." "$corpus/"; fi
 
   step "$t: replay the seed corpus, then fuzz for ${seconds} s"
   if ! "$bin" -runs=0 -artifact_prefix="$artifacts/" "$corpus" >"$logs/$t.log" 2>&1; then
@@ -83,11 +88,28 @@ for t in "${targets[@]}"; do
     failed+=("$t")
     continue
   fi
+  if [ "${FUZZ_KEEP:-0}" = 1 ]; then
+    # Keep the smallest set of inputs that covers what this run reached, less
+    # the seeds (make_seeds owns those): fuzz/corpus-grown/<target>.
+    merged=$scratch/merged/$t
+    rm -rf "$merged" && mkdir -p "$merged"
+    "$bin" -merge=1 "$merged" "fuzz/corpus/$t" "$corpus" >>"$logs/$t.log" 2>&1
+    (cd "fuzz/corpus/$t" && sha1sum -- * 2>/dev/null | cut -d' ' -f1) | sort >"$scratch/seeds.sha1"
+    for f in "$merged"/*; do
+      [ -e "$f" ] || continue
+      if grep -qx "$(sha1sum <"$f" | cut -d' ' -f1)" "$scratch/seeds.sha1"; then rm -f "$f"; fi
+    done
+    rm -rf "fuzz/corpus-grown/$t" && mkdir -p "fuzz/corpus-grown/$t"
+    cp -R "$merged/." "fuzz/corpus-grown/$t/"
+  fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]*' "$logs/$t.log" | tail -n 1)
   line=$(printf '%-11s %9s runs  %6s exec/s  %s  corpus %s -> %s' "$t" "$runs" "$rate" "$cov" \
     "$(find "fuzz/corpus/$t" -type f | wc -l)" "$(find "$corpus" -type f | wc -l)")
+  if [ "${FUZZ_KEEP:-0}" = 1 ]; then
+    line="$line  kept $(find "fuzz/corpus-grown/$t" -type f | wc -l) in fuzz/corpus-grown/$t"
+  fi
   echo "$line"
   summary+=("$line")
 done
