@@ -9,6 +9,8 @@
 #   FUZZ_SECONDS=1800 FUZZ_KEEP=1 scripts/fuzz.sh replay
 #                                     a campaign: 30 min, and what the run
 #                                     found is kept in fuzz/corpus-grown/
+#   FUZZ_TIMEOUT=60                   seconds one input may take (default 25;
+#                                     raise it when the machine is busy)
 #
 # Each target starts from its seeds (fuzz/corpus, written by make_seeds) and
 # what earlier campaigns grew (fuzz/corpus-grown). Without FUZZ_KEEP the
@@ -81,7 +83,7 @@ for t in "${targets[@]}"; do
     failed+=("$t")
     continue
   fi
-  if ! "$bin" -max_total_time="$seconds" -timeout=25 -print_final_stats=1 \
+  if ! "$bin" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-25}" -print_final_stats=1 \
       -artifact_prefix="$artifacts/" "$corpus" >>"$logs/$t.log" 2>&1; then
     tail -n 60 "$logs/$t.log"
     echo "$t: FAILED while fuzzing (log: $logs/$t.log, input in $artifacts/)" >&2
