@@ -17,11 +17,11 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-// How long each cut lasts: mostly short; in the long version some rounds
-// cut for a minute (beyond every timeout and heartbeat the node has).
+// How long each cut lasts: mostly short; in the long version one round in
+// 40 cuts for over a minute (beyond every timeout and heartbeat the node has).
 milliseconds CutLength(const RoundConfig& c, std::mt19937_64& rng) {
-  if (c.long_run && c.round % 20 == 7) return milliseconds(Uniform(rng, 60000, 75000));
-  return milliseconds(Uniform(rng, 100, c.long_run ? 8000 : 1500));
+  if (c.long_run && c.round % 40 == 7) return milliseconds(Uniform(rng, 60000, 75000));
+  return milliseconds(Uniform(rng, 100, c.long_run ? 5000 : 1500));
 }
 
 void Pump(Cluster* cl, milliseconds d, RoundResult* r) {
@@ -67,7 +67,7 @@ RoundResult NetworkCut(const RoundConfig& c) {
   cl.AddProducer(p);
   cl.AddConsumer(s);
   if (!StartOrViolate(&cl, 'p', 0, &r) || !StartOrViolate(&cl, 'c', 0, &r)) return r;
-  const int cuts = c.long_run ? 3 : 2;
+  const int cuts = 2;
   milliseconds longest{0};
   for (int k = 0; k < cuts; ++k) {
     Pump(&cl, milliseconds(Uniform(rng, 100, 800)), &r);
@@ -139,8 +139,8 @@ RoundResult NetworkPartition(const RoundConfig& c) {
 std::vector<FaultSpec> NetworkFaults() {
   return {
       {"network_cut",
-       "TCP proxy between producer and consumer cut (RST) for 0.1-1.5 s (long: up to 8 s, "
-       "some 60 s), live stream, replays or both",
+       "TCP proxy between producer and consumer cut (RST) for 0.1-1.5 s (long: up to 5 s, "
+       "one round in 40 over 60 s), live stream, replays or both",
        NetworkCut, 3, 200},
       {"network_partition",
        "veth link between two network namespaces taken down (packets vanish) for the same "

@@ -58,9 +58,9 @@ RoundResult ProducerKill(const RoundConfig& c) {
   auto rng = RoundRng(c);
   OneToOne s(c, kDurabilities[c.round % 3]);
   if (!StartOrViolate(&s.cluster, 'p', 0, &r) || !StartOrViolate(&s.cluster, 'c', 0, &r)) return r;
-  const int kills = c.long_run ? 6 : 3;
+  const int kills = c.long_run ? 4 : 3;
   for (int k = 0; k < kills; ++k) {
-    RunFor(&s.cluster, milliseconds(Uniform(rng, 50, c.long_run ? 1500 : 500)), &r);
+    RunFor(&s.cluster, milliseconds(Uniform(rng, 50, c.long_run ? 800 : 500)), &r);
     s.cluster.KillProducer(0);
     RunFor(&s.cluster, milliseconds(Uniform(rng, 0, 300)), &r);
     if (!StartOrViolate(&s.cluster, 'p', 0, &r)) return r;
@@ -77,7 +77,7 @@ RoundResult ProducerCrashPoint(const RoundConfig& c) {
   OneToOne s(c, kDurabilities[(c.round / 3) % 3]);
   s.cluster.producer_spec(0).max_batch = 32;
   if (!StartOrViolate(&s.cluster, 'c', 0, &r)) return r;
-  const int crashes = c.long_run ? 4 : 2;
+  const int crashes = c.long_run ? 3 : 2;
   for (int k = 0; k < crashes; ++k) {
     const char* point = kCrashPoints[(c.round + k) % 3];
     const uint64_t n = Uniform(rng, 1, 80);
@@ -107,7 +107,7 @@ RoundResult ConsumerKill(const RoundConfig& c) {
   s.cluster.consumer_spec(0).crash_before_commit = 125;
   s.cluster.consumer_spec(0).commit_every = Uniform(rng, 10, 300);
   if (!StartOrViolate(&s.cluster, 'p', 0, &r) || !StartOrViolate(&s.cluster, 'c', 0, &r)) return r;
-  const int kills = c.long_run ? 8 : 3;
+  const int kills = c.long_run ? 5 : 3;
   for (int k = 0; k < kills; ++k) {
     RunFor(&s.cluster, milliseconds(Uniform(rng, 50, 700)), &r);
     s.cluster.KillConsumer(0);
