@@ -56,8 +56,11 @@ case "$1" in
     mkdir -p "$smoke"
     "$build/bench/baseline_bench" --quick >"$smoke/baseline.jsonl" 2>/dev/null
     "$build/bench/node_bench" --quick --big-replay 100000 >"$smoke/brook.jsonl" 2>/dev/null
-    /usr/bin/python3 bench/report.py "$smoke/baseline.jsonl" "$smoke/brook.jsonl" >/dev/null
-    echo "benchmarks: ok (baseline_bench, node_bench and the report ran; every delivery checked)"
+    "$build/bench/load_bench" --quick >"$smoke/load.jsonl" 2>"$smoke/load.log" ||
+      { cat "$smoke/load.log" >&2; exit 1; }
+    /usr/bin/python3 bench/report.py "$smoke/baseline.jsonl" "$smoke/brook.jsonl" \
+      "$smoke/load.jsonl" >/dev/null
+    echo "benchmarks: ok (baseline_bench, node_bench, load_bench and the report ran; every delivery checked)"
 
     if [ -d bindings/python/tests ]; then
       step "Python tests"
