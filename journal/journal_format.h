@@ -34,6 +34,9 @@ constexpr std::string_view kMetaLastRetention = "retention_ns";    // u64 BE, in
 // u8: 1 when the last epoch ended with a clean Close (everything it exposed
 // was flushed), 0 while an epoch is open. Missing: unknown, treated as 0.
 constexpr std::string_view kMetaCleanClose = "clean_close";
+// u64 BE: the instance mark of the current epoch, also in DIR/instance
+// (journal/journal_instance.h). Missing: a journal from before it existed.
+constexpr std::string_view kMetaInstance = "instance";
 
 // Epoch history, for telling readers whether offsets they saw under an old
 // epoch were undone by a crash (docs/JOURNAL.md, "Epochs"). Keys in kMetaDb:

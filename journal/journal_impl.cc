@@ -1,4 +1,5 @@
 #include "journal/journal_impl.h"
+#include "journal/journal_instance.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -201,6 +202,7 @@ Status JournalImpl::LoadOrCreateMetadata(bool created) {
 
   char buf[8];
   bool was_clean = true;  // a fresh journal has nothing to undo
+  bool restored = false;  // data.mdb came from elsewhere (journal_instance.h)
   if (fresh) {
     PutU32BE(buf, kFormatVersion);
     rc = put(kMetaFormatVersion, buf, 4);
@@ -239,11 +241,33 @@ Status JournalImpl::LoadOrCreateMetadata(bool created) {
     epoch_ = GetU64BE(static_cast<const char*>(v.mv_data));
     rc = get(kMetaCleanClose, &v);
     was_clean = rc == 0 && v.mv_size == 1 && static_cast<const char*>(v.mv_data)[0] == 1;
+    rc = get(kMetaInstance, &v);
+    if (rc == 0 && v.mv_size == 8) {
+      const uint64_t mark = GetU64BE(static_cast<const char*>(v.mv_data));
+      restored = ReadInstanceFile(options_.path) != mark;
+    }
     rc = 0;
   }
-  ++epoch_;
+  if (restored) {
+    if (epoch_ > UINT64_MAX - 2 * kRestoredEpochJump)
+      return fail(
+          Status::DataLoss("journal " + options_.path + " has an epoch too large to go on"));
+    epoch_ += kRestoredEpochJump;
+    Log(LogLevel::kWarning,
+        "journal " + options_.path + ": its data.mdb does not match its '" + kInstanceFileName +
+            "' file, so it was put there from elsewhere (a restored backup?); epoch " +
+            std::to_string(epoch_) +
+            " starts here, and consumers that read records this copy lacks are told "
+            "(kTailLost) and receive the new records at those offsets. See docs/OPERATIONS.md, "
+            "\"Backups\".");
+  } else {
+    ++epoch_;
+  }
+  instance_mark_ = NewInstanceMark();
   PutU64BE(buf, epoch_);
   if (rc == 0) rc = put(kMetaEpoch, buf, 8);
+  PutU64BE(buf, instance_mark_);
+  if (rc == 0) rc = put(kMetaInstance, buf, 8);
   if (rc == 0) rc = PutCleanClose(txn, false);
   if (rc != 0) return fail(LmdbStatus(rc, "writing the metadata", options_.path));
 
@@ -287,9 +311,10 @@ Status JournalImpl::LoadOrCreateMetadata(bool created) {
     partition_count_ += t->config.partitions;
     topics_.emplace(t->name, std::move(t));
   }
-  if (!was_clean) {
+  if (!was_clean || restored) {
     // The last epoch ended in a crash: in a weak durability mode it may
-    // have exposed records that are not here now.
+    // have exposed records that are not here now. Or this is a copy, and
+    // its producer went on without it.
     Status s = RecordEpochStarts(txn);
     if (!s.ok()) return fail(s);
   }
@@ -300,6 +325,12 @@ Status JournalImpl::LoadOrCreateMetadata(bool created) {
   // every durability mode.
   rc = mdb_env_sync(env_, 1);
   if (rc != 0) return LmdbStatus(rc, "syncing the new epoch", options_.path);
+  // After the metadata: a crash in between leaves the file behind, which the
+  // next open takes for a copy (a harmless jump; see journal_instance.h).
+  const std::string e = WriteInstanceFile(options_.path, instance_mark_);
+  if (!e.empty())
+    Log(LogLevel::kWarning, "journal " + options_.path + ": " + e +
+                                "; the next open will take this journal for a copy (harmless)");
   return Status::OK();
 }
 

@@ -205,6 +205,7 @@ class JournalImpl final : public Journal {
   MDB_dbi meta_dbi_ = 0, topics_dbi_ = 0, partitions_dbi_ = 0, groups_dbi_ = 0;
   ProducerId producer_id_;
   uint64_t epoch_ = 0;
+  uint64_t instance_mark_ = 0;    // journal_instance.h
   uint64_t map_size_ = 0;         // leader only (and Init)
   uint32_t partition_count_ = 0;  // leader only (and Init)
 

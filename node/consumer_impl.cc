@@ -138,6 +138,9 @@ struct Stream {
   uint64_t replay_start = 0;
   // The request in flight is a seek by timestamp (start position), not a fetch.
   bool seeking = false;
+  // Refused because this consumer had as many fetches in flight as the
+  // producer serves at once (ErrorCode::kBusy): asked again when one ends.
+  bool busy = false;
   Clock::time_point deadline;
   // Live batches waiting for the replay, in offset order.
   struct Buffered {
@@ -247,6 +250,8 @@ class ConsumerImpl final : public Consumer {
   // Asks again for what is still missing of a replay in flight, or ends the
   // replay if nothing is.
   void ResumeReplay(Peer& peer, Stream& s);
+  // A fetch of this peer ended: sends again one refused as busy, if any.
+  void RetryOneBusy(Peer& peer);
   void SendSeek(Peer& peer, Stream& s);
   void SendDescribe(Peer& peer);
   void CheckDeadlines();
@@ -815,6 +820,20 @@ void ConsumerImpl::ResumeReplay(Peer& peer, Stream& s) {
   AfterReplay(s, true);
 }
 
+void ConsumerImpl::RetryOneBusy(Peer& peer) {
+  for (auto& [key, w] : peer.streams) {
+    if (!w->busy) continue;
+    w->busy = false;
+    if (!w->replaying || w->request_id != 0) continue;
+    if (w->seeking) {
+      SendSeek(peer, *w);
+    } else {
+      ResumeReplay(peer, *w);
+    }
+    return;
+  }
+}
+
 void ConsumerImpl::SendSeek(Peer& peer, Stream& s) {
   in_flight_.erase(s.request_id);
   s.request_id = next_request_id_++;
@@ -1214,6 +1233,7 @@ void ConsumerImpl::CheckDeadlines() {
       if (s->replaying && now >= s->deadline) {
         // Unanswered (producer away, answer lost): ask again; answers to the
         // old request id are ignored from now on.
+        s->busy = false;
         if (s->seeking) {
           SendSeek(*peer, *s);
         } else {
@@ -1245,6 +1265,13 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
     if (a.id == peer.describe_id) OnDescribed(peer, a);
     return;
   }
+  if (a.kind == Kind::kError && a.id != 0 && a.id == peer.describe_id) {
+    // Asked again at describe_deadline; until then, say why nothing comes.
+    Log(LogLevel::kError, "the producer at " + peer.endpoints.replay +
+                              " could not describe its topics: " + std::string(a.message) +
+                              "; asking again");
+    return;
+  }
   auto it = in_flight_.find(a.id);
   if (it == in_flight_.end()) return;  // late, duplicated or for an older request
   Stream& s = *it->second;
@@ -1268,6 +1295,7 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
     }
     case Kind::kOffset:
       in_flight_.erase(it);
+      RetryOneBusy(peer);
       if (!s.seeking) return;
       s.seeking = false;
       s.replaying = false;
@@ -1285,12 +1313,25 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
       return;
     case Kind::kEnd:
       in_flight_.erase(it);
+      RetryOneBusy(peer);
       s.replaying = false;
       s.epoch = std::max(s.epoch, a.epoch);
       AfterReplay(s, s.next > s.replay_start);
       return;
     case Kind::kError:
       in_flight_.erase(it);
+      if (a.error == ErrorCode::kBusy) {
+        // The producer serves ProducerOptions::max_fetches_per_peer fetches
+        // of one consumer at a time: ask again as soon as one of this
+        // consumer's ends (RetryOneBusy), the request timeout as a fallback.
+        // A consumer with gaps in a thousand streams otherwise recovered
+        // eight of them per timeout.
+        s.busy = true;
+        s.request_id = 0;
+        s.deadline = Clock::now() + options_.request_timeout;
+        return;
+      }
+      RetryOneBusy(peer);
       s.replaying = false;
       if (a.error == ErrorCode::kOutOfRange && a.watermarks.low_watermark > s.next) {
         ConsumerEvent e;
@@ -1317,8 +1358,9 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
         e.message = "the producer lost offsets " + std::to_string(e.from) + ".." +
                     std::to_string(e.to - 1) + " of " + s.id.topic + "/" +
                     std::to_string(s.id.partition) +
-                    " in a crash after this consumer had read them (it runs in a weak "
-                    "durability mode); new records reuse those offsets and are delivered from " +
+                    " after this consumer had read them (a crash in a weak durability mode, or "
+                    "its journal restored from a copy); new records reuse those offsets and are "
+                    "delivered from " +
                     std::to_string(e.from);
         s.next = a.lost_from;
         QueueEvent(std::move(e), &s);

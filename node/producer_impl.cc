@@ -220,6 +220,10 @@ Status ProducerImpl::Init() {
     router_.set(zmq::sockopt::maxmsgsize, options_.max_request_bytes);
     router_.set(zmq::sockopt::linger, 0);
     router_.set(zmq::sockopt::sndhwm, 1000);
+    // ZeroMQ's listen backlog is 100: of 1,000 consumers connecting at once
+    // (all reconnecting after a restart), half waited for the kernel's SYN
+    // retries, seconds. The kernel caps this at net.core.somaxconn.
+    for (zmq::socket_t* socket : {&pub_, &router_}) socket->set(zmq::sockopt::backlog, 4096);
   } catch (const zmq::error_t& e) {
     return Status::Internal(std::string("creating the producer's sockets: ") + e.what());
   }

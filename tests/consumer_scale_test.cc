@@ -294,3 +294,40 @@ TEST_CASE("start positions apply per partition, at different watermarks after re
   }
   REQUIRE_OK(c->Close());
 }
+
+TEST_CASE("a consumer replaying more streams than the producer serves at once is not held up",
+          "[consumer][scale]") {
+  // 64 partitions to replay, the producer serving 2 fetches of one consumer
+  // at a time and refusing the rest as busy, a request timeout of a minute:
+  // each refused fetch is asked again as soon as one of the consumer's own
+  // fetches ends. Retrying only at the timeout would take 31 minutes.
+  TempDir dir;
+  ProducerOptions po;
+  po.journal = TestOptions(dir.Sub("p"));
+  po.pub_endpoint = "tcp://127.0.0.1:0";
+  po.replay_endpoint = "tcp://127.0.0.1:0";
+  po.max_fetches_per_peer = 2;
+  std::unique_ptr<Producer> p;
+  REQUIRE_OK(Producer::Open(po, &p));
+  TopicConfig tc;
+  tc.partitions = 64;
+  REQUIRE_OK(p->CreateTopic("wide", tc));
+  std::vector<uint32_t> parts(64);
+  for (uint32_t i = 0; i < 64; ++i) parts[i] = i;
+  REQUIRE(PublishRange(p.get(), "wide", parts, 0, 200, 200) == "");
+
+  auto o = ConsumerOf(*p, {"wide"});
+  o.request_timeout = 60s;
+  auto c = OpenConsumer(o);
+  DeliveryChecker checker;
+  for (uint32_t part : parts) checker.Expect(p->producer_id(), "wide", part, 0);
+  PollHandler h = checker.Handler();
+  const auto start = Clock::now();
+  while (checker.total() < 64 * 200 && checker.errors() == 0 && Clock::now() < start + 30s)
+    REQUIRE_OK(c->Poll(h, 5000, 10ms));
+  INFO("first delivery error: " << checker.first_error());
+  CHECK(checker.errors() == 0);
+  CHECK(checker.events().empty());
+  CHECK(checker.total() == 64 * 200);       // within 30 s, half the request timeout
+  CHECK(p->stats().rejected_requests > 0);  // the producer did refuse some as busy
+}

@@ -704,6 +704,56 @@ TEST_CASE("a connected consumer finds the tail a restarted producer lost", "[con
   CHECK(col.events[0].to == 100);
 }
 
+TEST_CASE("a journal restored from a backup the producer went on without is reported",
+          "[consumer][restart]") {
+  // docs/OPERATIONS.md, "Backups": the backup (data.mdb alone, as mdb_copy
+  // writes it) holds 0..99; the producer went on, restarted, and published
+  // 100..199, which the consumer processed; then the backup was put back in
+  // place. The restored journal has the same id, and without its instance
+  // file matching, an epoch the consumer could have seen.
+  TempDir dir;
+  auto po = IpcProducerOpts(dir, "journal");
+  auto p = OpenProducer(po);
+  REQUIRE_OK(p->CreateTopic("t", TopicConfig{}));
+  const ProducerId id = p->producer_id();
+  REQUIRE(Publish(p.get(), "t", 1, 0, 100) == "");
+  REQUIRE_OK(p->Close());
+  p.reset();
+  std::filesystem::create_directories(dir.Sub("backup"));
+  std::filesystem::copy(dir.Sub("journal") + "/data.mdb", dir.Sub("backup") + "/data.mdb");
+  p = OpenProducer(po);
+  REQUIRE(Publish(p.get(), "t", 1, 100, 100) == "");
+
+  auto co = IpcConsumerOpts(dir, {"t"});
+  co.name = "reader";
+  co.state_dir = dir.Sub("consumer");
+  Collector col;
+  col.Expect(id, "t", 0, 0);
+  {
+    auto c = OpenConsumer(co);
+    col.PollUntil(c.get(), 200);
+    REQUIRE(col.total == 200);
+    REQUIRE_OK(c->Close());  // commits position 200
+  }
+  REQUIRE_OK(p->Close());
+  p.reset();
+  std::filesystem::copy(dir.Sub("backup") + "/data.mdb", dir.Sub("journal") + "/data.mdb",
+                        std::filesystem::copy_options::overwrite_existing);
+  p = OpenProducer(po);
+  CHECK(p->producer_id() == id);
+  REQUIRE(Publish(p.get(), "t", 1, 100, 150) == "");  // new records at 100..249
+
+  auto c = OpenConsumer(co);
+  col.PollUntil(c.get(), 350);
+  INFO(col.first_error);
+  CHECK(col.errors == 0);
+  CHECK(col.total == 350);
+  REQUIRE(col.events.size() == 1);
+  CHECK(col.events[0].kind == ConsumerEvent::Kind::kTailLost);
+  CHECK(col.events[0].from == 100);
+  CHECK(col.events[0].to == 200);
+}
+
 TEST_CASE("lag says how far each stream is behind, in records and in time", "[consumer][lag]") {
   TempDir dir;
   auto po = ProducerOpts(dir.Sub("p"));

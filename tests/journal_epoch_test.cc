@@ -153,3 +153,88 @@ TEST_CASE("the epoch history of a partition stays bounded", "[journal][epoch]") 
   mdb_env_close(env);
   CHECK(entries == 256);
 }
+
+// A backup is data.mdb alone (mdb_copy writes only that): restored in place
+// of a journal that went on after the copy, or into an empty directory.
+TEST_CASE("a journal restored from a backup tells readers of the records it lacks",
+          "[journal][epoch]") {
+  TempDir dir;
+  auto opts = TestOptions(dir.Sub("j"));
+  std::vector<std::string> warnings;
+  opts.logger = [&](LogLevel level, std::string_view msg) {
+    if (level == LogLevel::kWarning) warnings.emplace_back(msg);
+  };
+  uint64_t copy_epoch = 0, later_epoch = 0;
+  {
+    auto j = OpenJournal(opts);
+    REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+    AppendPayloads(j.get(), "t", Payloads(100));
+    copy_epoch = j->epoch();
+    REQUIRE_OK(j->Close());
+  }
+  std::filesystem::create_directories(dir.Sub("backup"));
+  std::filesystem::copy(dir.Sub("j") + "/data.mdb", dir.Sub("backup") + "/data.mdb");
+  {
+    auto j = OpenJournal(opts);  // the producer goes on: a clean reopen, no jump
+    later_epoch = j->epoch();
+    CHECK(later_epoch == copy_epoch + 1);
+    AppendPayloads(j.get(), "t", Payloads(100));  // 100..199, read by a consumer
+    REQUIRE_OK(j->Close());
+  }
+  CHECK(warnings.empty());
+
+  SECTION("restored in place: the instance file stays, and no longer matches") {
+    std::filesystem::copy(dir.Sub("backup") + "/data.mdb", dir.Sub("j") + "/data.mdb",
+                          std::filesystem::copy_options::overwrite_existing);
+  }
+  SECTION("restored into an empty directory: no instance file") {
+    std::filesystem::remove_all(dir.Sub("j"));
+    std::filesystem::create_directories(dir.Sub("j"));
+    std::filesystem::copy(dir.Sub("backup") + "/data.mdb", dir.Sub("j") + "/data.mdb");
+  }
+  auto j = OpenJournal(opts);
+  CHECK(j->epoch() >= copy_epoch + (uint64_t{1} << 32));
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("restored backup") != std::string::npos);
+  // A reader that read 100..199 under the later epoch learns they are gone,
+  // even once the restored journal has written past 200.
+  CHECK(EpochEndOf(*j, later_epoch) == 100);
+  AppendPayloads(j.get(), "t", Payloads(150));
+  CHECK(EpochEndOf(*j, later_epoch) == 100);
+  CHECK(EpochEndOf(*j, copy_epoch) == 100);
+  CHECK(EpochEndOf(*j, j->epoch()) == 250);
+  REQUIRE_OK(j->Close());
+  // And the next open is an ordinary one.
+  const uint64_t restored_epoch = j->epoch();
+  auto again = OpenJournal(opts);
+  CHECK(again->epoch() == restored_epoch + 1);
+  CHECK(warnings.size() == 1);
+}
+
+TEST_CASE("a journal copied whole, or one that lost only its instance file, loses nothing",
+          "[journal][epoch]") {
+  TempDir dir;
+  auto opts = TestOptions(dir.Sub("j"));
+  uint64_t epoch = 0;
+  {
+    auto j = OpenJournal(opts);
+    REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+    AppendPayloads(j.get(), "t", Payloads(40));
+    epoch = j->epoch();
+    REQUIRE_OK(j->Close());
+  }
+  SECTION("the instance file lost (or a crash before it was written)") {
+    std::filesystem::remove(dir.Sub("j") + "/instance");
+    auto j = OpenJournal(opts);
+    CHECK(j->epoch() > epoch + 1);       // taken for a copy: the harmless jump
+    CHECK(EpochEndOf(*j, epoch) == 40);  // nothing reported lost
+  }
+  SECTION("moved with its instance file (cp -a, or mdb_copy then the file)") {
+    Snapshot(dir.Sub("j"), dir.Sub("moved"));
+    auto moved = opts;
+    moved.path = dir.Sub("moved");
+    auto j = OpenJournal(moved);
+    CHECK(j->epoch() == epoch + 1);
+    CHECK(EpochEndOf(*j, epoch) == 40);
+  }
+}
