@@ -6,6 +6,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -99,6 +100,10 @@ Status JournalImpl::Init() {
   if (!s.ok()) return s;
   s = LoadOrCreateMetadata(created);
   if (!s.ok()) return s;
+  // Retention trusts the wall clock as it finds it at open, and measures its
+  // jumps from here on (TrackWallClock).
+  clock_seen_wall_ = Now();
+  clock_seen_monotonic_ = MonotonicNow();
   writer_ = std::thread([this] { WriterLoop(); });
   return Status::OK();
 }
@@ -620,6 +625,15 @@ int64_t JournalImpl::Now() const {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+int64_t JournalImpl::MonotonicNow() const {
+  if (options_.monotonic_clock) return options_.monotonic_clock();
+  // CLOCK_BOOTTIME rather than steady_clock's CLOCK_MONOTONIC: time really
+  // passes while the machine is suspended, and the wall clock counts it.
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 void JournalImpl::Log(LogLevel level, const std::string& msg) const {

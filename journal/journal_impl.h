@@ -84,6 +84,15 @@ class JournalImpl final : public Journal {
 
   struct Topic;
 
+  // A forward jump of the wall clock that age retention does not trust
+  // (journal_write.cc, "Retention and wall-clock jumps"): the records of a
+  // partition with a timestamp up to `newest_ts` were written before it, so
+  // `size` ns of their wall-clock age did not really pass.
+  struct ClockJump {
+    int64_t newest_ts = 0;
+    int64_t size = 0;
+  };
+
   struct Partition {
     Topic* topic = nullptr;
     uint32_t index = 0;
@@ -96,6 +105,7 @@ class JournalImpl final : public Journal {
     std::vector<char> scratch;  // this commit's records, for the listener
     uint64_t scratch_first = 0;
     uint32_t scratch_count = 0;
+    std::vector<ClockJump> jumps;  // oldest first; leader only
   };
 
   struct Topic {
@@ -188,6 +198,13 @@ class JournalImpl final : public Journal {
   // Commits a tiny metadata write so pages freed by the previous transaction
   // become reusable.
   void AdvanceTransaction();
+  // Age retention's guard against wall-clock jumps: compares the wall clock
+  // with the monotonic clock since the last look and notes a forward jump in
+  // every partition (a backward one cancels the latest forward ones). Leader
+  // only; at open and at each retention pass.
+  void TrackWallClock(int64_t wall);
+  // The forward jumps of `part` made after a record stamped `ts` was written.
+  static int64_t UntrustedJumpsAfter(const Partition& part, int64_t ts);
   Status CreateTopicOnWriter(const std::string& name, const TopicConfig& config);
   // Writes `records` (key, value) into the groups database in one
   // transaction, growing the map as appends do (journal_groups.cc).
@@ -196,6 +213,7 @@ class JournalImpl final : public Journal {
   Status DecodeGroupPosition(const MDB_val& v, const std::string& what, GroupPosition* out) const;
 
   int64_t Now() const;
+  int64_t MonotonicNow() const;  // options_.monotonic_clock, or CLOCK_BOOTTIME
   void Log(LogLevel level, const std::string& msg) const;
   Status Fatal() const;
 
@@ -232,6 +250,8 @@ class JournalImpl final : public Journal {
   CommitListener listener_;
 
   // Leader only.
+  // Where TrackWallClock last looked: the wall and monotonic clocks then.
+  int64_t clock_seen_wall_ = 0, clock_seen_monotonic_ = 0;
   uint64_t gen_ = 0;
   std::vector<Partition*> touched_;
   std::thread writer_;

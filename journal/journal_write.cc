@@ -423,6 +423,53 @@ Status JournalImpl::PutGroupRecordsOnWriter(
 }
 
 // ---------------------------------------------------------------------------
+// Retention and wall-clock jumps (docs/JOURNAL.md)
+//
+// Record timestamps come from the wall clock, which can jump: an operator's
+// `date`, NTP stepping a clock that was wrong, a VM resumed from a snapshot.
+// Judged naively (now - timestamp), a jump forward of a day would age every
+// record by a day at once, and age retention would delete the whole journal.
+// So the writer compares, at each retention pass, how far the wall clock
+// moved with how far the monotonic clock did. A difference beyond
+// kJumpTolerance forward is a jump: each partition notes it with the newest
+// timestamp it holds then, and the records up to that timestamp (written
+// before the jump) have their age reduced by it. Records written after the
+// jump are stamped by the jumped clock, so their age needs no correction:
+// whether the jump was an error or a correction of an earlier error, every
+// record ages at the rate time really passes. A backward jump undoes the
+// latest forward ones first (the clock set wrong and set right again); what
+// is left of it is not noted, and only makes records look younger than they
+// are. So retention never removes a record before it is as old as its policy
+// says by the monotonic clock (jumps under kJumpTolerance are taken as they
+// come), and never removes more than the plain wall-clock rule would. The
+// journal measures jumps only while it is open: at open it takes the wall
+// clock as it finds it.
+
+namespace {
+
+// Differences below this are the cost of reading two clocks, not jumps.
+constexpr int64_t kJumpTolerance = 1'000'000'000;  // 1 s
+// Jumps noted per partition; beyond this the two oldest merge (into more
+// correction for the records between them: kept longer, never less).
+constexpr size_t kMaxJumps = 64;
+
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
+  if (b < 0 && a < INT64_MIN - b) return INT64_MIN;
+  return a + b;
+}
+
+int64_t SaturatingSub(int64_t a, int64_t b) {
+  if (b < 0 && a > INT64_MAX + b) return INT64_MAX;
+  if (b > 0 && a < INT64_MIN + b) return INT64_MIN;
+  return a - b;
+}
+
+std::string Seconds(int64_t ns) { return std::to_string(ns / 1'000'000'000) + " s"; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
 // Retention
 
 Status JournalImpl::EnforceRetention() {
@@ -443,6 +490,7 @@ Status JournalImpl::ApplyRetention(uint64_t budget, bool* more) {
       if (!t->config.retention.unlimited()) work.emplace_back(t.get(), t->config.retention);
   }
   const int64_t now = Now();
+  TrackWallClock(now);
   bool removed_any = false;
   // LMDB reuses pages freed by a transaction only once a later transaction
   // has committed; this small write lets the next append reuse them at once,
@@ -462,12 +510,17 @@ Status JournalImpl::ApplyRetention(uint64_t budget, bool* more) {
       PartitionState st = part.committed;
       // Captured by an init-capture: clang before 16 cannot capture a
       // structured binding (a C++20 feature that GCC allows in C++17).
+      // A record's age is the wall clock's now minus its timestamp, less the
+      // forward jumps of the wall clock since it was written.
       auto must_remove = [&, &policy = policy](int64_t ts) {
         return (policy.max_records && st.next_offset - st.low > policy.max_records) ||
                (policy.max_bytes && st.bytes > policy.max_bytes) ||
-               (age_ns > 0 && ts < now - age_ns);
+               (age_ns > 0 && ts < SaturatingSub(now - age_ns, UntrustedJumpsAfter(part, ts)));
       };
-      if (st.low == st.next_offset) continue;
+      if (st.low == st.next_offset) {
+        part.jumps.clear();  // no record left that a jump could concern
+        continue;
+      }
       if (age_ns == 0 && !must_remove(0)) continue;  // cheap check without a transaction
 
       MDB_txn* txn;
@@ -476,6 +529,7 @@ Status JournalImpl::ApplyRetention(uint64_t budget, bool* more) {
       MDB_cursor* cur;
       rc = mdb_cursor_open(txn, part.dbi, &cur);
       uint64_t removed = 0;
+      int64_t front_ts = INT64_MIN;  // of the first record kept
       MDB_val k, v;
       while (rc == 0) {
         rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
@@ -492,7 +546,11 @@ Status JournalImpl::ApplyRetention(uint64_t budget, bool* more) {
           rc = MDB_CORRUPTED;
           break;
         }
-        if (!must_remove(PeekTimestamp(static_cast<const char*>(v.mv_data)))) break;
+        const int64_t ts = PeekTimestamp(static_cast<const char*>(v.mv_data));
+        if (!must_remove(ts)) {
+          front_ts = ts;
+          break;
+        }
         const uint64_t offset = GetU64BE(static_cast<const char*>(k.mv_data));
         const size_t size = v.mv_size;
         rc = mdb_cursor_del(cur, 0);
@@ -518,11 +576,66 @@ Status JournalImpl::ApplyRetention(uint64_t budget, bool* more) {
         mdb_txn_abort(txn);
       }
       if (rc != 0) return LmdbStatus(rc, "applying retention to " + topic->name, options_.path);
+      // Jumps made after the first record kept was written concern it; older
+      // ones concern no record left.
+      auto& jumps = part.jumps;
+      size_t stale = 0;
+      while (stale < jumps.size() && jumps[stale].newest_ts < front_ts) ++stale;
+      jumps.erase(jumps.begin(), jumps.begin() + static_cast<std::ptrdiff_t>(stale));
       budget -= removed;
       if (*more) return Status::OK();
     }
   }
   return Status::OK();
+}
+
+// Retention and wall-clock jumps, continued.
+
+void JournalImpl::TrackWallClock(int64_t wall) {
+  const int64_t monotonic = MonotonicNow();
+  // How far the wall clock moved beyond what the monotonic clock measured.
+  const int64_t jump = SaturatingSub(SaturatingSub(wall, clock_seen_wall_),
+                                     SaturatingSub(monotonic, clock_seen_monotonic_));
+  clock_seen_wall_ = wall;
+  clock_seen_monotonic_ = monotonic;
+  if (jump <= kJumpTolerance && jump >= -kJumpTolerance) return;
+  std::shared_lock<std::shared_mutex> lk(topics_mu_);
+  for (auto& [name, t] : topics_) {
+    for (auto& part : t->partitions) {
+      std::vector<ClockJump>& jumps = part->jumps;
+      if (jump > 0) {
+        if (jumps.size() == kMaxJumps) {
+          jumps[1].size = SaturatingAdd(jumps[1].size, jumps[0].size);
+          jumps.erase(jumps.begin());
+        }
+        jumps.push_back(ClockJump{part->committed.last_ts, jump});
+      } else {
+        for (int64_t back = SaturatingSub(0, jump); back > 0 && !jumps.empty();) {
+          const int64_t undone = std::min(back, jumps.back().size);
+          jumps.back().size -= undone;
+          back -= undone;
+          if (jumps.back().size == 0) jumps.pop_back();
+        }
+      }
+    }
+  }
+  Log(LogLevel::kWarning,
+      "journal " + options_.path + ": the wall clock jumped " +
+          (jump > 0 ? "forward by " + Seconds(jump) +
+                          "; age retention counts only the time that really passed for the "
+                          "records written before it"
+                    : "back by " + Seconds(SaturatingSub(0, jump)) +
+                          "; record timestamps stay at the newest one of each partition until "
+                          "the clock catches up"));
+}
+
+int64_t JournalImpl::UntrustedJumpsAfter(const Partition& part, int64_t ts) {
+  // Noted oldest first, with non-decreasing newest_ts: the jumps that
+  // concern a record are a suffix of the list.
+  int64_t sum = 0;
+  for (auto it = part.jumps.rbegin(); it != part.jumps.rend() && ts <= it->newest_ts; ++it)
+    sum = SaturatingAdd(sum, it->size);
+  return sum;
 }
 
 void JournalImpl::AdvanceTransaction() {

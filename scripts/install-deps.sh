@@ -36,6 +36,7 @@ packages=(
   python3-wheel
   python3-zmq python3-msgpack
   iproute2
+  faketime
   clang clang-format libclang-rt-14-dev llvm-14
 )
 bench_packages=(

@@ -19,6 +19,45 @@ std::vector<std::string> Numbered(int from, int count, size_t size = 10) {
   return out;
 }
 
+// A simulated wall clock and monotonic clock for the journal: time passes on
+// both; the wall clock alone jumps.
+struct SimClocks {
+  std::atomic<int64_t> wall{1'000'000'000'000};
+  std::atomic<int64_t> monotonic{0};
+  void Attach(JournalOptions* o) {
+    o->clock = [this] { return wall.load(); };
+    o->monotonic_clock = [this] { return monotonic.load(); };
+  }
+  void Pass(int64_t ns) {
+    wall += ns;
+    monotonic += ns;
+  }
+  void Jump(int64_t ns) { wall += ns; }
+};
+
+constexpr int64_t kMinute = 60'000'000'000;
+constexpr int64_t kDay = 24 * 60 * kMinute;
+
+// A journal in `dir` on the simulated clocks, with a topic "t" whose records
+// are kept 10 minutes. *opts: its options, for opening it again.
+std::unique_ptr<Journal> OpenTenMinutes(const TempDir& dir, SimClocks* now, JournalOptions* opts,
+                                        uint32_t partitions = 1) {
+  *opts = TestOptions(dir.path());
+  now->Attach(opts);
+  auto j = OpenJournal(*opts);
+  TopicConfig tc;
+  tc.partitions = partitions;
+  tc.retention.max_age = std::chrono::minutes(10);
+  REQUIRE_OK(j->CreateTopic("t", tc));
+  return j;
+}
+
+Watermarks Marks(const Journal& j, const std::string& topic, uint32_t partition = 0) {
+  Watermarks w;
+  REQUIRE_OK(j.GetWatermarks(topic, partition, &w));
+  return w;
+}
+
 }  // namespace
 
 TEST_CASE("retention by record count keeps the newest records and moves the low watermark",
@@ -85,17 +124,13 @@ TEST_CASE("retention by bytes keeps at most the configured bytes per partition",
 
 TEST_CASE("retention by age removes records older than the limit", "[journal][retention]") {
   TempDir dir;
-  auto opts = TestOptions(dir.path());
-  std::atomic<int64_t> now{1'000'000'000'000};
-  opts.clock = [&] { return now.load(); };
-  auto j = OpenJournal(opts);
-  TopicConfig tc;
-  tc.retention.max_age = std::chrono::minutes(10);
-  REQUIRE_OK(j->CreateTopic("t", tc));
-  const int64_t minute = 60'000'000'000;
+  SimClocks now;
+  JournalOptions opts;
+  auto j = OpenTenMinutes(dir, &now, &opts);
+  const int64_t minute = kMinute;
   for (int i = 0; i < 30; ++i) {  // one record per minute
     AppendPayloads(j.get(), "t", Numbered(i, 1));
-    now += minute;
+    now.Pass(minute);
   }
   // now = start + 30 min: records older than 20 min (offsets 0..19 at
   // minutes 0..19, i.e. < now - 10 min) go.
@@ -106,7 +141,7 @@ TEST_CASE("retention by age removes records older than the limit", "[journal][re
   CHECK(w.high_watermark == 30);
 
   // Everything ages out: the partition is empty, offsets still continue.
-  now += 60 * minute;
+  now.Pass(60 * minute);
   REQUIRE_OK(j->EnforceRetention());
   REQUIRE_OK(j->GetWatermarks("t", 0, &w));
   CHECK(w.low_watermark == 30);
@@ -156,4 +191,137 @@ TEST_CASE("retention of a large backlog proceeds in bounded transactions", "[jou
   REQUIRE_OK(j->GetWatermarks("t", 0, &w));
   CHECK(w.low_watermark == 49'990);
   CHECK(ReadAll(*j, "t", 0, w.low_watermark).size() == 10);
+}
+
+TEST_CASE("a wall-clock jump forward does not make age retention remove records early",
+          "[journal][retention][clock]") {
+  TempDir dir;
+  SimClocks now;
+  JournalOptions opts;
+  auto j = OpenTenMinutes(dir, &now, &opts, 2);
+  for (int i = 0; i < 30; ++i) {  // minutes 0..29, one record a minute in partition 0
+    AppendPayloads(j.get(), "t", Numbered(i, 1));
+    now.Pass(kMinute);
+  }
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t").low_watermark == 20);  // minute 30: minutes 0..19 are over 10 min old
+
+  // The wall clock leaps ahead three days, then a year, with no time passing.
+  // By the wall clock alone every record is days old: the plain rule would
+  // empty the partition. Ages go by the time that really passed.
+  now.Jump(3 * kDay);
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t").low_watermark == 20);
+  now.Jump(365 * kDay);
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t").low_watermark == 20);
+
+  // Appends go on, stamped by the jumped clock; real minutes still age the
+  // records written before the jumps, one by one.
+  for (int i = 30; i < 35; ++i) {
+    AppendPayloads(j.get(), "t", Numbered(i, 1));
+    now.Pass(kMinute);
+    REQUIRE_OK(j->EnforceRetention());
+  }
+  Watermarks w = Marks(*j, "t");
+  CHECK(w.low_watermark == 25);  // minute 35: minutes 0..24 are over 10 min old
+  CHECK(w.high_watermark == 35);
+  // A partition that was empty at the jumps ages its new records normally.
+  AppendPayloads(j.get(), "t", Numbered(100, 1), 1);
+  now.Pass(11 * kMinute);
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t", 1).low_watermark == 1);
+  // ... and so does partition 0, past the jumps: records from before them
+  // and after them go as each turns 10 minutes old by the monotonic clock.
+  w = Marks(*j, "t");
+  CHECK(w.low_watermark == 35);  // minute 46: everything (minutes 0..34) is over 10 min old
+
+  // The clock set right again (a jump back of a year and three days): the
+  // records stamped while it was ahead look younger than they are, and are
+  // kept longer, never removed early; timestamps never went back.
+  for (int i = 35; i < 40; ++i) {
+    AppendPayloads(j.get(), "t", Numbered(i, 1));
+    now.Pass(kMinute);
+  }
+  now.Jump(-(365 + 3) * kDay);
+  for (int i = 40; i < 45; ++i) {
+    AppendPayloads(j.get(), "t", Numbered(i, 1));
+    now.Pass(kMinute);
+  }
+  REQUIRE_OK(j->EnforceRetention());
+  w = Marks(*j, "t");
+  CHECK(w.low_watermark == 35);
+  CHECK(w.high_watermark == 45);
+  auto got = ReadAll(*j, "t", 0, w.low_watermark);
+  REQUIRE(got.size() == 10);
+  for (size_t i = 1; i < got.size(); ++i) CHECK(got[i].timestamp_ns >= got[i - 1].timestamp_ns);
+  // They go once the correction has passed too: the newest (stamped with
+  // the clock that was ahead, at its minute 50) 10 minutes after that.
+  now.Pass((365 + 3) * kDay + 10 * kMinute);
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t").low_watermark == 45);
+}
+
+TEST_CASE("a wall-clock jump back keeps records and timestamps, and bounds what it delays",
+          "[journal][retention][clock]") {
+  TempDir dir;
+  SimClocks now;
+  JournalOptions opts;
+  auto j = OpenTenMinutes(dir, &now, &opts);
+  std::vector<RecordPosition> pos;
+  for (int i = 0; i < 10; ++i) {  // minutes 0..9
+    pos = AppendPayloads(j.get(), "t", Numbered(i, 1));
+    now.Pass(kMinute);
+  }
+  const int64_t last_ts = pos[0].timestamp_ns;
+
+  // Back a day: new records keep the newest timestamp (never decrease), and
+  // nothing is removed, as the wall clock says every record is from tomorrow.
+  now.Jump(-kDay);
+  for (int i = 10; i < 15; ++i) {
+    pos = AppendPayloads(j.get(), "t", Numbered(i, 1));
+    CHECK(pos[0].timestamp_ns == last_ts);
+    now.Pass(kMinute);
+  }
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t").low_watermark == 0);
+
+  // Set right again: that is a jump forward as far as the journal can tell,
+  // so the records from before it are kept longer by its size (a day), and
+  // no record is ever removed before it is 10 minutes old.
+  now.Jump(kDay);
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t").low_watermark == 0);
+  now.Pass(kDay - 5 * kMinute);
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t").low_watermark == 0);
+  now.Pass(10 * kMinute);
+  REQUIRE_OK(j->EnforceRetention());
+  const Watermarks w = Marks(*j, "t");
+  CHECK(w.low_watermark == 15);
+  CHECK(w.high_watermark == 15);
+}
+
+TEST_CASE("retention measures wall-clock jumps by the machine's monotonic clock by default",
+          "[journal][retention][clock]") {
+  TempDir dir;
+  auto opts = TestOptions(dir.path());
+  std::atomic<int64_t> wall{std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()};
+  opts.clock = [&] { return wall.load(); };  // jumps; the monotonic clock is the real one
+  auto j = OpenJournal(opts);
+  TopicConfig tc;
+  tc.retention.max_age = std::chrono::hours(1);
+  REQUIRE_OK(j->CreateTopic("t", tc));
+  AppendPayloads(j.get(), "t", Numbered(0, 100));
+  wall += 30 * kDay;
+  REQUIRE_OK(j->EnforceRetention());
+  CHECK(Marks(*j, "t").low_watermark == 0);
+  REQUIRE_OK(j->Close());
+  // A journal opens trusting the wall clock as it finds it: the time it was
+  // closed can only be measured by that clock.
+  auto k = OpenJournal(opts);
+  REQUIRE_OK(k->EnforceRetention());
+  CHECK(Marks(*k, "t").low_watermark == 100);
 }

@@ -96,6 +96,14 @@ struct JournalOptions {
   // epoch. Default (empty): the system clock. For tests and simulations.
   std::function<int64_t()> clock;
 
+  // Clock that measures elapsed time, in ns from any origin; it never jumps.
+  // Age retention measures wall-clock jumps against it, so that a jump
+  // forward does not age records faster than time really passes
+  // (docs/JOURNAL.md, "Retention and wall-clock jumps"). Default (empty):
+  // CLOCK_BOOTTIME (which goes on while the machine is suspended). A test
+  // that simulates time passing with `clock` advances this one with it.
+  std::function<int64_t()> monotonic_clock;
+
   // Where brook's diagnostics go (see Logger). Default: nowhere.
   Logger logger;
 };

@@ -114,6 +114,7 @@ bool Cluster::Spawn(const std::vector<std::string>& argv, const std::vector<std:
   }
   close(fds[1]);
   fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+  spawned_.push_back(pid);
   child->pid = pid;
   child->fd = fds[0];
   child->buf.clear();

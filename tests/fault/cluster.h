@@ -88,6 +88,9 @@ class Cluster {
   const std::vector<std::string>& errors() const { return errors_; }
   // Children reaped since the last call (kind 'p'/'c', index), for restart logic.
   std::vector<std::pair<char, int>> TakeExited();
+  // The process id of every child started so far, in order (for cleaning up
+  // what a killed child leaves behind, such as libfaketime's /dev/shm files).
+  const std::vector<pid_t>& spawned() const { return spawned_; }
 
  private:
   struct Child {
@@ -124,6 +127,7 @@ class Cluster {
   std::vector<ConsumerProc> consumers_;
   std::vector<std::string> errors_;
   std::vector<std::pair<char, int>> exited_;
+  std::vector<pid_t> spawned_;
 };
 
 }  // namespace brook::fault

@@ -5,6 +5,7 @@
 //                  --name NAME --state DIR [--commit-every N]
 //                  [--crash-before-commit PER_MILLE] [--seed S]
 //                  [--sabotage drop|dup|corrupt|reorder --sabotage-at N]
+//                  [--check-timestamps]
 //
 // A named consumer (positions kept in DIR, auto_commit off) that follows the
 // topics from the earliest offset and tells the harness everything, in order:
@@ -25,6 +26,12 @@
 //
 // --sabotage makes it misreport its N-th delivery (1-based) on purpose: the
 // harness's self-test proves the checker catches each kind of fault.
+//
+// --check-timestamps: it also checks that record timestamps never decrease
+// within a stream (from one delivery to the next, replayed or live) and
+// reports each that does as a line the harness counts as an error:
+//
+//   error timestamp of HEX TOPIC PART went back at offset N: TS after PREV
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -32,6 +39,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -53,6 +61,9 @@ struct Sabotage {
   std::string held;  // reorder: the line held back
 };
 Sabotage g_sabotage;
+
+bool g_check_timestamps = false;
+std::map<std::string, int64_t> g_last_timestamp;  // per stream, --check-timestamps
 
 void Flush() {
   size_t done = 0;
@@ -135,7 +146,18 @@ int main(int argc, char** argv) {
   PollHandler h;
   g_sabotage.kind = args.Str("sabotage");
   g_sabotage.at = args.U64("sabotage-at", 1);
+  g_check_timestamps = args.Has("check-timestamps");
   h.on_record = [](const StreamId& st, const RecordView& r) {
+    if (g_check_timestamps) {
+      const std::string stream =
+          st.producer.ToHex() + " " + st.topic + " " + std::to_string(st.partition);
+      auto [last, first] = g_last_timestamp.emplace(stream, r.timestamp_ns);
+      if (!first && r.timestamp_ns < last->second)
+        g_out += "error timestamp of " + stream + " went back at offset " +
+                 std::to_string(r.offset) + ": " + std::to_string(r.timestamp_ns) + " after " +
+                 std::to_string(last->second) + "\n";
+      last->second = r.timestamp_ns;
+    }
     Sabotage& sb = g_sabotage;
     const bool now = !sb.kind.empty() && ++sb.seen == sb.at;
     const size_t mark = g_out.size();
