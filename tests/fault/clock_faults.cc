@@ -283,7 +283,7 @@ RoundResult ClockJump(const RoundConfig& c) {
       RunFor(&cl, milliseconds(300), &r);
       int64_t offset = 0;
       // `count` jumps, the last one (or one more) back to the real time.
-      const int count = c.long_run ? 12 : 5;
+      const int count = c.long_run ? 8 : 5;
       for (int k = 0; k <= count && r.violations == 0; ++k) {
         const int64_t next = k + 1 >= count ? 0 : NextOffset(offset, rng);
         if (next == offset) break;
