@@ -143,6 +143,14 @@ Status JournalImpl::OpenEnvironment(bool* created) {
   MDB_envinfo info;
   mdb_env_info(env_, &info);
   map_size_ = info.me_mapsize;
+  uint64_t added = 0;
+  rc = ExtendToLastPage(env_, &added);
+  if (rc != 0) return LmdbStatus(rc, "checking the length of data.mdb", options_.path);
+  if (added > 0)
+    Log(LogLevel::kInfo, "journal " + options_.path + ": data.mdb ended " + std::to_string(added) +
+                             " bytes before the last page its last commit counts; extended with "
+                             "zeros (pages freed before they were written, or a file cut short: "
+                             "damage there is reported as DataLoss when read)");
 
   int dead = 0;
   mdb_reader_check(env_, &dead);

@@ -138,6 +138,10 @@ class JournalImpl final : public Journal {
         return;
       }
       rc_ = mdb_txn_begin(j->env_, nullptr, MDB_RDONLY, &txn_);
+      // Slots of processes that died inside a read transaction (a killed
+      // `brook journal` or mdb_copy) stay taken until someone clears them.
+      if (rc_ == MDB_READERS_FULL && j->ClearDeadReaders())
+        rc_ = mdb_txn_begin(j->env_, nullptr, MDB_RDONLY, &txn_);
       if (rc_ != 0) txn_ = nullptr;
     }
     ~ReadTxn() {
@@ -154,6 +158,9 @@ class JournalImpl final : public Journal {
     int rc_ = 0;
   };
 
+  // Frees the reader table's slots held by processes that died; true if
+  // there were any (journal_read.cc).
+  bool ClearDeadReaders() const;
   Status OpenEnvironment(bool* created);
   Status LoadOrCreateMetadata(bool created);
   Status OpenPartitions(MDB_txn* txn, Topic* topic, bool create);

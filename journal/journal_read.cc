@@ -19,6 +19,19 @@ namespace brook::journal {
 // ---------------------------------------------------------------------------
 // Reads
 
+bool JournalImpl::ClearDeadReaders() const {
+  // LMDB's reader table (lock.mdb) is shared by every process that opens the
+  // journal, readers beside the producer included; a process killed inside a
+  // read transaction keeps its slot, and LMDB clears such slots only when
+  // asked (brook asks at open and here, when the table is full).
+  int dead = 0;
+  if (mdb_reader_check(env_, &dead) != 0 || dead <= 0) return false;
+  Log(LogLevel::kWarning, "journal " + options_.path + ": LMDB's reader table was full; cleared " +
+                              std::to_string(dead) +
+                              " slot(s) held by processes that died inside a read transaction");
+  return true;
+}
+
 Status JournalImpl::GetWatermarks(std::string_view topic, uint32_t partition,
                                   Watermarks* out) const {
   const Partition* part;

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "journal/journal_format.h"
 #include "journal/lmdb_error.h"
@@ -13,9 +14,28 @@
 namespace brook::node {
 
 using journal::GetU64BE;
-using journal::LmdbStatus;
 using journal::PutU64BE;
 using journal::Val;
+
+namespace {
+
+// journal::LmdbStatus said of the consumer's state directory, with damage
+// explained for a consumer (its advice is for a journal).
+Status LmdbStatus(int rc, const std::string& what, const std::string& dir) {
+  const std::string where = "consumer state directory " + dir + ": " + what + " failed: ";
+  if (rc == MDB_INVALID || rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+    return Status::DataLoss(where + mdb_strerror(rc) +
+                            ". The stored positions are damaged: restore the directory from a "
+                            "copy, or move it aside to start again from ConsumerOptions::start "
+                            "(records processed before may be delivered again).");
+  const Status s = journal::LmdbStatus(rc, what, dir);
+  const std::string prefix = "journal " + dir + ": " + what + " failed: ";
+  std::string_view m = s.message();
+  if (m.substr(0, prefix.size()) == prefix) m.remove_prefix(prefix.size());
+  return Status(s.code(), where + std::string(m));
+}
+
+}  // namespace
 
 Status PositionStore::Open(const std::string& dir, const std::string& name,
                            std::unique_ptr<PositionStore>* out) {
@@ -32,6 +52,8 @@ Status PositionStore::Open(const std::string& dir, const std::string& name,
   if (rc == 0) rc = mdb_env_set_mapsize(s->env_, 256u << 20);
   if (rc == 0) rc = mdb_env_set_maxdbs(s->env_, 4);
   if (rc == 0) rc = mdb_env_open(s->env_, dir.c_str(), MDB_NOTLS | MDB_NOSYNC, 0644);
+  uint64_t added = 0;
+  if (rc == 0) rc = journal::ExtendToLastPage(s->env_, &added);  // a file cut short: no SIGBUS
   if (rc != 0) return LmdbStatus(rc, "opening the consumer positions", dir);
   MDB_txn* txn;
   rc = mdb_txn_begin(s->env_, nullptr, 0, &txn);

@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "journal/journal_format.h"
+#include "node/position_store.h"
 #include "tests/raw_lmdb.h"
 #include "tests/testutil.h"
 
@@ -320,4 +321,158 @@ TEST_CASE("a full disk fails appends with ResourceExhausted and they resume once
   CHECK(WEXITSTATUS(status) == 0);
   CHECK(out.find("ResourceExhausted") != std::string::npos);
   CHECK(out.find("ok ") != std::string::npos);
+}
+
+namespace {
+
+// Runs fn() in a child process and returns its exit code, or -(signal) if a
+// signal killed it: a crash (SIGBUS) fails the test instead of the runner.
+template <typename Fn>
+int InChild(Fn fn) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) _exit(fn());
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST_CASE("a journal cut short in the middle gives an error or intact records, never a crash",
+          "[journal][errors]") {
+  // The meta page then counts pages beyond the file's end, and a mapped page
+  // beyond the end of its file kills whoever touches it (SIGBUS): the open
+  // extends the file with zeros, which read as damage.
+  for (const bool aligned : {true, false}) {
+    TempDir dir;
+    {
+      auto j = OpenJournal(TestOptions(dir.path()));
+      TopicConfig tc;
+      tc.partitions = 2;
+      REQUIRE_OK(j->CreateTopic("t", tc));
+      for (uint32_t p = 0; p < 2; ++p)
+        AppendPayloads(j.get(), "t", std::vector<std::string>(3000, std::string(100, 'x')), p);
+    }
+    struct stat st;
+    REQUIRE(stat(dir.Sub("data.mdb").c_str(), &st) == 0);
+    for (const double fraction : {0.9, 0.5, 0.2}) {
+      off_t len = static_cast<off_t>(static_cast<double>(st.st_size) * fraction);
+      if (aligned) len -= len % 4096;
+      REQUIRE(truncate(dir.Sub("data.mdb").c_str(), len) == 0);
+      INFO("truncated to " << len << " of " << st.st_size << " bytes");
+      // 0: refused with DataLoss; 1: opened, every read intact or DataLoss; 2: other.
+      const int rc = InChild([&] {
+        std::unique_ptr<Journal> j;
+        Status s = Journal::Open(TestOptions(dir.path()), &j);
+        if (!s.ok()) return s.IsDataLoss() ? 0 : 2;
+        for (uint32_t p = 0; p < 2; ++p) {
+          RecordBatch b;
+          for (uint64_t at = 0; at < 3000;) {
+            s = j->Read("t", p, at, ReadOptions{}, &b);
+            if (s.IsDataLoss() || (s.ok() && b.empty())) {
+              ++at;  // damaged (or gone): the next one
+              continue;
+            }
+            if (!s.ok()) return 2;
+            for (const RecordView& r : b)
+              if (r.payload != std::string(100, 'x') || r.offset != at++) return 2;
+          }
+        }
+        return 1;
+      });
+      CHECK((rc == 0 || rc == 1));
+    }
+  }
+}
+
+TEST_CASE("reader slots of processes that died inside a read are reclaimed when the table is full",
+          "[journal][errors]") {
+  // LMDB's reader table (lock.mdb, 512 slots) is shared by every process
+  // that opens the journal, readers beside its owner included (brook
+  // journal, mdb_copy). A process killed inside a read transaction keeps
+  // its slot: once they hold every slot, each read of the owner failed with
+  // ResourceExhausted until it was restarted.
+  TempDir dir;
+  auto j = OpenJournal(TestOptions(dir.path()));
+  REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+  AppendPayloads(j.get(), "t", {"a", "b", "c"});
+  // 0: died holding a read transaction; 3: the table was full.
+  auto die_reading = [&] {
+    return InChild([&] {
+      MDB_env* env = nullptr;
+      MDB_txn* txn = nullptr;
+      int rc = mdb_env_create(&env);
+      if (rc == 0) rc = mdb_env_set_maxdbs(env, 64);
+      if (rc == 0) rc = mdb_env_open(env, dir.path().c_str(), MDB_RDONLY | MDB_NOTLS, 0644);
+      if (rc == 0) rc = mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn);
+      return rc == 0 ? 0 : rc == MDB_READERS_FULL ? 3 : 2;  // exits holding it
+    });
+  };
+  int held = 0, full = 0;
+  for (int i = 0; i < 530; ++i) {
+    const int rc = die_reading();
+    REQUIRE((rc == 0 || rc == 3));
+    (rc == 0 ? held : full) += 1;
+  }
+  CHECK(held == 512);
+  CHECK(full == 530 - 512);
+  // The owner clears the dead readers' slots and reads on.
+  RecordBatch b;
+  REQUIRE_OK(j->Read("t", 0, 0, ReadOptions{}, &b));
+  CHECK(b.size() == 3);
+  Watermarks w;
+  REQUIRE_OK(j->GetWatermarks("t", 0, &w));
+  CHECK(w.high_watermark == 3);
+  // And new readers find slots again.
+  CHECK(die_reading() == 0);
+}
+
+TEST_CASE("a consumer's damaged position store is an error naming its directory, not a crash",
+          "[consumer][errors]") {
+  TempDir dir;
+  const std::string state = dir.Sub("state");
+  {
+    std::unique_ptr<node::PositionStore> s;
+    REQUIRE_OK(node::PositionStore::Open(state, "c", &s));
+    std::vector<node::PositionStore::Entry> entries;
+    for (uint32_t p = 0; p < 300; ++p) {
+      node::PositionStore::Entry e;
+      e.stream.topic = "topic-with-a-longer-name";
+      e.stream.partition = p;
+      e.position = node::PositionStore::Position{p * 10ull, 1};
+      entries.push_back(e);
+    }
+    REQUIRE_OK(s->Put(entries));
+  }
+  struct stat st;
+  REQUIRE(stat((state + "/data.mdb").c_str(), &st) == 0);
+  REQUIRE(st.st_size > 4 * 4096);
+  // Cut short: the pages its trees point at beyond the end read as damage.
+  REQUIRE(truncate((state + "/data.mdb").c_str(), st.st_size / 2 + 100) == 0);
+  const int rc = InChild([&] {
+    std::unique_ptr<node::PositionStore> s;
+    Status o = node::PositionStore::Open(state, "c", &s);
+    if (!o.ok()) return o.ToString().find(state) != std::string::npos ? 0 : 2;
+    StreamId id;
+    id.topic = "topic-with-a-longer-name";
+    for (uint32_t p = 0; p < 300; ++p) {
+      id.partition = p;
+      auto at = s->Get(id);
+      if (at && at->next != p * 10ull) return 2;  // a wrong position, never
+    }
+    return 1;
+  });
+  CHECK((rc == 0 || rc == 1));
+  // Not an LMDB file at all: DataLoss saying it is the consumer's state and
+  // what to do, not a journal's advice.
+  WriteFile(state + "/data.mdb", std::string(64 * 1024, 'z'));
+  std::remove((state + "/lock.mdb").c_str());
+  std::unique_ptr<node::PositionStore> s;
+  Status o = node::PositionStore::Open(state, "c", &s);
+  INFO(o.ToString());
+  CHECK(o.IsDataLoss());
+  CHECK(o.ToString().find("consumer state directory " + state) != std::string::npos);
+  CHECK(o.ToString().find("move it aside") != std::string::npos);
+  CHECK(o.ToString().find("journal") == std::string::npos);
 }

@@ -74,7 +74,7 @@ Cluster::~Cluster() {
 }
 
 int Cluster::AddProducer(const ProducerSpec& spec) {
-  producers_.push_back(ProducerProc{spec, {}, false, false, 0});
+  producers_.push_back(ProducerProc{spec, {}, false, false, 0, {}, 0});
   return static_cast<int>(producers_.size() - 1);
 }
 
@@ -373,6 +373,14 @@ void Cluster::OnProducerLine(int i, const std::string& line) {
       if (f[0] == "k")
         history_->Acknowledged(tag, f[1], static_cast<uint32_t>(part), seq0 + k, off0 + k);
       if (f[0] == "f") history_->Failed(tag, f[1], static_cast<uint32_t>(part), seq0 + k);
+    }
+    if (f[0] == "f") {
+      ++p.failure_count;
+      // The message: everything after the fifth space.
+      size_t at = 0;
+      for (int k = 0; k < 5 && at != std::string::npos; ++k) at = line.find(' ', at + 1);
+      if (p.failures.size() < 1000)
+        p.failures.push_back(at == std::string::npos ? "" : line.substr(at + 1));
     }
   } else if (f[0] == "error") {
     errors_.push_back("producer " + tag + ": " + line);

@@ -86,6 +86,10 @@ class Cluster {
 
   // "error" lines and unexpected exits of children, in order.
   const std::vector<std::string>& errors() const { return errors_; }
+  // The messages of producer i's "f" lines (failed publishes), in order: the
+  // first 1,000, and how many there were in all.
+  const std::vector<std::string>& producer_failures(int i) const { return producers_[i].failures; }
+  uint64_t producer_failure_count(int i) const { return producers_[i].failure_count; }
   // Children reaped since the last call (kind 'p'/'c', index), for restart logic.
   std::vector<std::pair<char, int>> TakeExited();
   // The process id of every child started so far, in order (for cleaning up
@@ -104,6 +108,8 @@ class Cluster {
     Child child;
     bool ready = false, done = false;
     uint64_t starts = 0;
+    std::vector<std::string> failures;
+    uint64_t failure_count = 0;
   };
   struct ConsumerProc {
     ConsumerSpec spec;

@@ -37,6 +37,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -103,6 +104,14 @@ int main(int argc, char** argv) {
   o.pub_endpoint = args.Str("pub");
   o.replay_endpoint = args.Str("replay");
   o.heartbeat_interval = std::chrono::milliseconds(50);
+  // Warnings and errors (a full disk, a damaged record) go to its log.
+  o.logger = [](LogLevel level, std::string_view m) {
+    if (level >= LogLevel::kWarning)
+      std::fprintf(stderr, "fault_producer: %s: %.*s\n",
+                   level == LogLevel::kError ? "error" : "warning", static_cast<int>(m.size()),
+                   m.data());
+  };
+  o.journal.logger = o.logger;
   std::unique_ptr<Producer> p;
   Status s = Producer::Open(o, &p);
   if (!s.ok()) Fail("Producer::Open: " + OneLine(s.ToString()));
