@@ -47,6 +47,10 @@ constexpr int kMaxMessagesPerTurn = 256;
 // producer that has since allowed the key is reached.
 constexpr auto kReconnectAfterHandshakeFailure = std::chrono::seconds(5);
 // The handshake events the consumer watches on its sockets.
+// A connection cut during the handshake (no detail, an errno) is asked again
+// this soon the first time: a producer killed or restarting mid-handshake
+// looks just like one that hangs up on a plain consumer because it runs CURVE.
+constexpr auto kReconnectAfterFirstCut = std::chrono::milliseconds(100);
 constexpr int kHandshakeEvents = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                  ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
@@ -173,6 +177,9 @@ struct Peer {
   bool reconnect_sub = false, reconnect_dealer = false;
   Clock::time_point reconnect_at;
   Clock::time_point failure_logged;  // rate limit of the error message
+  // Handshakes cut short in a row (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+  // since the last one that succeeded, per socket (sub, dealer).
+  int cut_handshakes[2] = {0, 0};
   bool described = false;
   uint64_t describe_id = 0;  // 0: none in flight
   Clock::time_point describe_deadline;
@@ -862,7 +869,8 @@ zmq::socket_t ConsumerImpl::Monitor(zmq::socket_t& socket, const char* role) {
   const std::string endpoint = "inproc://brook-consumer-monitor-" +
                                std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" + role +
                                "-" + std::to_string(counter++);
-  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(), kHandshakeEvents) != 0)
+  if (zmq_socket_monitor(socket.handle(), endpoint.c_str(),
+                         kHandshakeEvents | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
     throw zmq::error_t();
   zmq::socket_t pair(ctx_, zmq::socket_type::pair);
   pair.set(zmq::sockopt::linger, 0);
@@ -877,10 +885,21 @@ void ConsumerImpl::HandleMonitorEvent(Peer& peer, bool dealer, const zmq::messag
   uint32_t value;
   std::memcpy(&kind, event.data(), 2);
   std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
+  int& cuts = peer.cut_handshakes[dealer ? 1 : 0];
+  if (kind == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+    cuts = 0;
+    return;
+  }
   if (!(kind & kHandshakeEvents)) return;
   ++handshakes_failed_;
   (dealer ? peer.reconnect_dealer : peer.reconnect_sub) = true;
   const auto now = Clock::now();
+  if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++cuts == 1) {
+    // Maybe only the producer going away mid-handshake: try again at once,
+    // and speak up only if it happens again.
+    peer.reconnect_at = now + kReconnectAfterFirstCut;
+    return;
+  }
   if (peer.reconnect_at <= now) peer.reconnect_at = now + kReconnectAfterHandshakeFailure;
   if (now - peer.failure_logged < std::chrono::seconds(10)) return;
   peer.failure_logged = now;

@@ -66,11 +66,17 @@ std::string Describe(int status) {
 }  // namespace
 
 Cluster::Cluster(std::string bin_dir, std::string log_dir, History* history, uint64_t seed)
-    : bin_dir_(std::move(bin_dir)), log_dir_(std::move(log_dir)), history_(history), seed_(seed) {}
+    : bin_dir_(std::move(bin_dir)),
+      log_dir_(std::move(log_dir)),
+      history_(history),
+      seed_(seed),
+      transcripts_(std::getenv("BROOK_FAULT_TRANSCRIPTS") != nullptr) {}
 
 Cluster::~Cluster() {
   for (size_t i = 0; i < consumers_.size(); ++i) KillConsumer(static_cast<int>(i));
   for (size_t i = 0; i < producers_.size(); ++i) KillProducer(static_cast<int>(i));
+  for (auto& [who, f] : transcript_files_)
+    if (f != nullptr) std::fclose(f);
 }
 
 int Cluster::AddProducer(const ProducerSpec& spec) {
@@ -351,8 +357,16 @@ std::vector<std::pair<char, int>> Cluster::TakeExited() {
   return out;
 }
 
+void Cluster::Transcribe(const std::string& who, const std::string& line) {
+  if (!transcripts_) return;
+  FILE*& f = transcript_files_[who];
+  if (f == nullptr) f = std::fopen((log_dir_ + "/" + who + ".lines").c_str(), "a");
+  if (f != nullptr) std::fprintf(f, "%s\n", line.c_str());
+}
+
 void Cluster::OnProducerLine(int i, const std::string& line) {
   ProducerProc& p = producers_[i];
+  Transcribe("producer-" + p.spec.tag, line);
   const std::string& tag = p.spec.tag;
   const std::vector<std::string> f = Split(line, 7);
   if (f[0] == "ready") {
@@ -391,6 +405,7 @@ void Cluster::OnProducerLine(int i, const std::string& line) {
 
 void Cluster::OnConsumerLine(int i, const std::string& line) {
   ConsumerProc& c = consumers_[i];
+  Transcribe("consumer-" + c.spec.name, line);
   const std::string& name = c.spec.name;
   if (line.rfind("d ", 0) == 0) {
     const std::vector<std::string> f = Split(line, 6);

@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -125,6 +127,9 @@ class Cluster {
   void Reap(Child* child, bool wait);
   void OnProducerLine(int i, const std::string& line);
   void OnConsumerLine(int i, const std::string& line);
+  // BROOK_FAULT_TRANSCRIPTS set: every line a child wrote, in
+  // <log_dir>/<producer|consumer>-<name>.lines, for debugging a round.
+  void Transcribe(const std::string& who, const std::string& line);
 
   std::string bin_dir_, log_dir_;
   History* history_;
@@ -134,6 +139,8 @@ class Cluster {
   std::vector<std::string> errors_;
   std::vector<std::pair<char, int>> exited_;
   std::vector<pid_t> spawned_;
+  bool transcripts_ = false;
+  std::map<std::string, FILE*> transcript_files_;
 };
 
 }  // namespace brook::fault

@@ -58,6 +58,7 @@ std::vector<FaultSpec> NetworkFaults();   // network_faults.cc
 std::vector<FaultSpec> StorageFaults();   // storage_faults.cc
 std::vector<FaultSpec> ClockFaults();     // clock_faults.cc
 std::vector<FaultSpec> SelfTestFaults();  // selftest_faults.cc
+std::vector<FaultSpec> RestoreFaults();   // restore_faults.cc
 
 // Small shared helpers.
 inline std::mt19937_64 RoundRng(const RoundConfig& c) { return std::mt19937_64(c.seed); }

@@ -43,6 +43,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "brook/consumer.h"
 #include "tests/fault/child_args.h"
@@ -132,6 +133,11 @@ int main(int argc, char** argv) {
   o.name = args.Str("name");
   o.state_dir = args.Str("state");
   o.auto_commit = false;
+  // The library's own account, in the consumer's log (the harness keeps it).
+  o.logger = [](LogLevel level, std::string_view msg) {
+    if (level >= LogLevel::kInfo)
+      std::fprintf(stderr, "fault_consumer: %.*s\n", static_cast<int>(msg.size()), msg.data());
+  };
   o.request_timeout = std::chrono::milliseconds(500);
   const uint64_t commit_every = std::max<uint64_t>(1, args.U64("commit-every", 200));
   const uint64_t crash_per_mille = args.U64("crash-before-commit", 0);

@@ -55,6 +55,8 @@ void Add(CheckResult* a, const CheckResult& b) {
   a->reordered += b.reordered;
   a->inconsistent += b.inconsistent;
   a->loss_events += b.loss_events;
+  a->discarded += b.discarded;
+  a->tail_lost_events += b.tail_lost_events;
 }
 
 uint64_t RoundSeed(uint64_t seed, int round) {
@@ -66,7 +68,8 @@ uint64_t RoundSeed(uint64_t seed, int round) {
 
 std::vector<FaultSpec> AllFaults() {
   std::vector<FaultSpec> all;
-  for (auto module : {SelfTestFaults, ProcessFaults, NetworkFaults, StorageFaults, ClockFaults})
+  for (auto module :
+       {SelfTestFaults, ProcessFaults, NetworkFaults, StorageFaults, ClockFaults, RestoreFaults})
     for (const FaultSpec& f : module()) all.push_back(f);
   return all;
 }
@@ -219,7 +222,8 @@ int main(int argc, char** argv) {
          << ", \"redelivered\": " << s.redelivered << ", \"lost\": " << s.lost
          << ", \"duplicated\": " << s.duplicated << ", \"reordered\": " << s.reordered
          << ", \"unexpected\": " << s.unexpected << ", \"inconsistent\": " << s.inconsistent
-         << ", \"loss_events\": " << s.loss_events << ", \"violations\": " << t.violations
+         << ", \"loss_events\": " << s.loss_events << ", \"discarded\": " << s.discarded
+         << ", \"tail_lost_events\": " << s.tail_lost_events << ", \"violations\": " << t.violations
          << ", \"seconds\": " << t.seconds << "}";
       first = false;
     }

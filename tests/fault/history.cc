@@ -1,6 +1,7 @@
 #include "tests/fault/history.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "tests/fault/payload.h"
 
@@ -66,6 +67,27 @@ void History::Failed(const std::string& tag, const std::string& topic, uint32_t 
   p.state = State::kFailed;
   uint64_t& next = next_seq_[StreamKey{tag, topic, partition}];
   next = std::max(next, seq + 1);
+}
+
+void History::DiscardFrom(const std::string& tag, const std::string& topic, uint32_t partition,
+                          uint64_t offset) {
+  for (auto& [key, p] : publishes_)
+    if (std::get<0>(key) == tag && std::get<1>(key) == topic && std::get<2>(key) == partition &&
+        p.state == State::kAcknowledged && p.offset >= offset)
+      p.state = State::kDiscarded;
+  const StreamKey sk{tag, topic, partition};
+  auto& at = seq_at_[sk];
+  at.erase(at.lower_bound(offset), at.end());
+  uint64_t& end = acked_end_[sk];
+  end = std::min(end, offset);
+  // What consumers delivered there was the old records: until they deliver
+  // the new ones, those offsets count as not delivered.
+  for (auto& [name, cs] : consumers_) {
+    auto it = cs.streams.find(sk);
+    if (it == cs.streams.end()) continue;
+    if (it->second.seen.size() > offset) it->second.seen.resize(offset);
+    it->second.high = std::min(it->second.high, offset);
+  }
 }
 
 uint64_t History::NextSeq(const std::string& tag, const std::string& topic,
@@ -158,6 +180,22 @@ void History::Committed(const std::string& consumer) {
 }
 
 void History::Event(const std::string& consumer, const std::string& kind, const std::string& text) {
+  if (kind == "tail_lost" && allow_tail_lost_) {
+    // text: HEX TOPIC PART FROM TO message
+    char hex[64] = {}, topic[256] = {};
+    unsigned long long part = 0, from = 0;
+    if (std::sscanf(text.c_str(), "%63s %255s %llu %llu", hex, topic, &part, &from) != 4) {
+      Problem(&live_.unexpected, consumer + ": unreadable tail_lost event '" + text + "'");
+      return;
+    }
+    ++live_.tail_lost_events;
+    ConsumerState& cs = consumers_[consumer];
+    ConsumerStream& st = cs.streams[StreamKey{TagOf(hex, ""), topic, static_cast<uint32_t>(part)}];
+    st.next = st.high = from;
+    st.committed = std::min<uint64_t>(st.committed, from);
+    if (st.seen.size() > from) st.seen.resize(from);
+    return;
+  }
   if (kind != "skipped" && kind != "tail_lost" && kind != "new_producer") return;
   if (!allow_loss_events_) Problem(&live_.loss_events, consumer + ": " + kind + " " + text);
 }
@@ -184,9 +222,10 @@ CheckResult History::Check(const std::vector<std::string>& complete) const {
   CheckResult r = live_;
   for (const auto& [key, p] : publishes_) {
     ++r.attempted;
-    if (p.state == State::kAcknowledged) ++r.acknowledged;
+    if (p.state == State::kAcknowledged || p.state == State::kDiscarded) ++r.acknowledged;
     if (p.state == State::kFailed) ++r.failed;
     if (p.state == State::kAttempted) ++r.unknown;
+    if (p.state == State::kDiscarded) ++r.discarded;
   }
   auto problem = [&r](uint64_t* counter, const std::string& what) {
     ++*counter;

@@ -48,6 +48,11 @@ struct CheckResult {
   uint64_t reordered = 0;
   uint64_t inconsistent = 0;
   uint64_t loss_events = 0;
+  // Rounds that restore a journal from a backup: acknowledged records the
+  // restore threw away (DiscardFrom), and the kTailLost events that told
+  // consumers so (AllowTailLost). Expected there, not failures.
+  uint64_t discarded = 0;
+  uint64_t tail_lost_events = 0;
   std::vector<std::string> problems;  // the first few, in words
 
   uint64_t failures() const {
@@ -64,6 +69,11 @@ class History {
   void Acknowledged(const std::string& tag, const std::string& topic, uint32_t partition,
                     uint64_t seq, uint64_t offset);
   void Failed(const std::string& tag, const std::string& topic, uint32_t partition, uint64_t seq);
+  // The journal of `tag` was replaced by a copy holding offsets below
+  // `offset` of this stream: acknowledged records at or above it are gone
+  // (counted as discarded, not lost), and the offsets will hold new records.
+  void DiscardFrom(const std::string& tag, const std::string& topic, uint32_t partition,
+                   uint64_t offset);
   // The next sequence number a (re)started producer should use.
   uint64_t NextSeq(const std::string& tag, const std::string& topic, uint32_t partition) const;
   // The highest acknowledged offset + 1 of a stream (0: none).
@@ -81,6 +91,9 @@ class History {
   // (only those three count as loss).
   void Event(const std::string& consumer, const std::string& kind, const std::string& text);
   void AllowLossEvents(bool allow) { allow_loss_events_ = allow; }
+  // kTailLost events are expected (a restore round): each rewinds the
+  // consumer's stream to the event's `from`, where new records follow.
+  void AllowTailLost(bool allow) { allow_tail_lost_ = allow; }
 
   // The next offset `consumer` expects on a stream (what it has delivered).
   uint64_t ConsumerNext(const std::string& consumer, const std::string& tag,
@@ -98,7 +111,7 @@ class History {
  private:
   using RecordKey = std::tuple<std::string, std::string, uint32_t, uint64_t>;  // tag topic part seq
   using StreamKey = std::tuple<std::string, std::string, uint32_t>;            // tag topic part
-  enum class State { kAttempted, kAcknowledged, kFailed };
+  enum class State { kAttempted, kAcknowledged, kFailed, kDiscarded };
   struct Publish {
     State state = State::kAttempted;
     uint64_t offset = 0;
@@ -132,6 +145,7 @@ class History {
   };
   std::vector<DeliveredRecord> delivered_;  // intact deliveries, judged at Check
   bool allow_loss_events_ = false;
+  bool allow_tail_lost_ = false;
   uint64_t deliveries_ = 0;
   // Counted as deliveries arrive (Check adds the end-of-run counts).
   CheckResult live_;
