@@ -85,8 +85,8 @@ case "$1" in
       -DBROOK_BUILD_EXAMPLES=OFF -DBROOK_BUILD_TOOLS=OFF
     cmake --build "$build" -j"$jobs"
     # The fault suite's rounds (label "fault") run in the release build only:
-    # is minutes of real processes; the sanitizers see the same recovery paths
-    # in the crash tests.
+    # they are minutes of real processes, and the sanitizers see the same
+    # recovery paths in the crash tests.
     step "C++ tests under ASan + UBSan"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --test-dir "$build" --output-on-failure -j"$jobs" -LE fault
