@@ -19,7 +19,8 @@ jobs=${JOBS:-2}
 
 bash scripts/install-deps.sh
 
-step() { printf '\n=== %s\n' "$*"; }
+started=$(date +%s)
+step() { printf '\n=== [%s] %s\n' "$(date -u -d @$(( $(date +%s) - started )) +%M:%S)" "$*"; }
 
 run_mode() {
 case "$1" in

@@ -371,7 +371,7 @@ std::vector<FaultSpec> ClockFaults() {
       {"clock_jump",
        "wall clock of producer and consumer (libfaketime) jumps ahead hours to a year and back "
        "minutes to a day, with cuts and restarts; 1-hour age retention",
-       ClockJump, 2, 200},
+       ClockJump, 1, 200},
   };
 }
 

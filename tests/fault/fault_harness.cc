@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
           : static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) %
                 1000000007u;
   const int first_round = static_cast<int>(args.U64("first-round", 0));
-  const double soak_seconds = static_cast<double>(args.U64("soak-seconds", long_run ? 600 : 15));
+  const double soak_seconds = static_cast<double>(args.U64("soak-seconds", long_run ? 600 : 10));
   std::string bin_dir = args.Str("bin-dir");
   if (bin_dir.empty()) bin_dir = fs::canonical("/proc/self/exe").parent_path().string();
   std::vector<std::string> wanted = args.List("fault");

@@ -141,11 +141,11 @@ std::vector<FaultSpec> NetworkFaults() {
       {"network_cut",
        "TCP proxy between producer and consumer cut (RST) for 0.1-1.5 s (long: up to 5 s, "
        "one round in 40 over 60 s), live stream, replays or both",
-       NetworkCut, 3, 200},
+       NetworkCut, 2, 200},
       {"network_partition",
        "veth link between two network namespaces taken down (packets vanish) for the same "
        "lengths; needs root",
-       NetworkPartition, 2, 200},
+       NetworkPartition, 1, 200},
   };
 }
 

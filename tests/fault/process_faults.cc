@@ -224,17 +224,17 @@ RoundResult Soak(const RoundConfig& c) {
 std::vector<FaultSpec> ProcessFaults() {
   return {
       {"producer_kill", "producer SIGKILLed at random moments, restarted (each durability mode)",
-       ProducerKill, 3, 200},
+       ProducerKill, 2, 200},
       {"producer_crash_point",
        "producer killed at named points: mid-batch, after commit before send, after send "
        "before acknowledging",
-       ProducerCrashPoint, 3, 200},
+       ProducerCrashPoint, 2, 200},
       {"consumer_kill", "consumer SIGKILLed, also between delivery and commit; restarted",
-       ConsumerKill, 3, 200},
+       ConsumerKill, 2, 200},
       {"consumer_pause",
        "consumer SIGSTOPped while 20k (long: 100k) records go by, resumed, "
        "sometimes restarted",
-       ConsumerPause, 2, 200},
+       ConsumerPause, 1, 200},
       {"soak", "all of the above at random on 2 producers and 2 consumers for the soak's length",
        Soak, 1, 1},
   };

@@ -83,7 +83,7 @@ std::vector<FaultSpec> RestoreFaults() {
       {"journal_restore",
        "producer's data.mdb restored from a backup after it published more: consumers told "
        "(kTailLost) and given the new records at the reused offsets",
-       JournalRestore, 3, 200},
+       JournalRestore, 2, 200},
   };
 }
 
