@@ -213,7 +213,7 @@ int main(int argc, char** argv) {
     const auto now = std::chrono::steady_clock::now();
     if (uncommitted >= commit_every ||
         (uncommitted > 0 && now - last_commit > std::chrono::milliseconds(200))) {
-      if (crash_per_mille > 0 && rng() % 1000 < crash_per_mille) {
+      if (crash_per_mille > 0 && !g_stop && rng() % 1000 < crash_per_mille) {
         kill(getpid(), SIGKILL);  // delivered and reported, not committed
       }
       s = c->Commit();

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -87,8 +88,13 @@ void FinishRound(Cluster* cluster, History* history, int producers,
     if (!history->CaughtUp(names[k]))
       result->Violation("consumer " + names[k] + " did not deliver every acknowledged record in " +
                         std::to_string(catch_up.count()) + " s");
-    if (!cluster->StopConsumer(c))
-      result->Violation("consumer " + names[k] + " did not exit cleanly on SIGTERM");
+    if (!cluster->StopConsumer(c)) {
+      const int st = cluster->consumer_exit_status(c);
+      result->Violation("consumer " + names[k] + " did not exit cleanly on SIGTERM (" +
+                        (WIFSIGNALED(st) ? "killed by signal " + std::to_string(WTERMSIG(st))
+                                         : "exit status " + std::to_string(WEXITSTATUS(st))) +
+                        ")");
+    }
   }
   for (const std::string& e : cluster->errors()) result->Violation(e);
   result->check = history->Check(names);
