@@ -59,7 +59,12 @@ void Add(CheckResult* a, const CheckResult& b) {
   a->tail_lost_events += b.tail_lost_events;
 }
 
-uint64_t RoundSeed(uint64_t seed, int round) {
+// A round's seed, from the run's, the fault's name and the round's number:
+// the name keeps rounds of different faults that run at once (two harness
+// processes, one seed) from drawing the same ports and schedules.
+uint64_t RoundSeed(uint64_t seed, const char* fault, int round) {
+  for (const char* c = fault; *c; ++c)
+    seed = (seed ^ static_cast<unsigned char>(*c)) * 0x100000001B3ull;
   uint64_t x = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(round + 1);
   x ^= x >> 31;
   x *= 0xBF58476D1CE4E5B9ull;
@@ -127,7 +132,7 @@ int main(int argc, char** argv) {
     Totals t;
     for (int round = first_round; round < first_round + rounds; ++round) {
       RoundConfig c;
-      c.seed = RoundSeed(seed, round);
+      c.seed = RoundSeed(seed, f.name, round);
       c.round = round;
       c.long_run = long_run;
       c.bin_dir = bin_dir;
