@@ -124,7 +124,8 @@ Status JournalImpl::OpenEnvironment(bool* created) {
   // .partitions, .groups).
   mdb_env_set_maxdbs(env_, options_.max_partitions + kMetadataDbCount);
   mdb_env_set_maxreaders(env_, 512);
-  map_size_ = std::max<uint64_t>(options_.initial_map_size, file_size);
+  // Appends never go past AppendCeiling (GrowMap), not even at the start.
+  map_size_ = std::max<uint64_t>(std::min(options_.initial_map_size, AppendCeiling()), file_size);
   // Round up to a multiple of the OS page size, as LMDB requires.
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   map_size_ = (map_size_ + page - 1) / page * page;

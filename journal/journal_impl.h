@@ -198,7 +198,15 @@ class JournalImpl final : public Journal {
   void CommitGroup(std::vector<PendingAppend*>* group);
   int TryCommit(std::vector<PendingAppend*>* group);
   void NotifyListener(std::vector<PendingAppend*>* group);
-  Status GrowMap();
+  // Grows the map (doubling) up to max_map_size, or for appends up to
+  // AppendCeiling; at the limit, MDB_MAP_FULL as ResourceExhausted.
+  Status GrowMap(bool for_appends = false);
+  // Where appends stop: max_map_size less a reserve (an eighth, at most
+  // 4 MiB) for deleting records and metadata when the journal is full.
+  uint64_t AppendCeiling() const;
+  // mdb_env_set_mapsize with readers held off; map_size_ follows (LMDB never
+  // goes below what is used).
+  Status SetMapSize(uint64_t size);
   // Deletes what retention policies say, at most `budget` records; *more is
   // set when the budget ran out before every policy was satisfied.
   Status ApplyRetention(uint64_t budget, bool* more);
@@ -232,6 +240,10 @@ class JournalImpl final : public Journal {
   uint64_t epoch_ = 0;
   uint64_t instance_mark_ = 0;    // journal_instance.h
   uint64_t map_size_ = 0;         // leader only (and Init)
+  // Appends met their ceiling (GrowMap): the map is at max_map_size for
+  // others, and appends fail until a commit after full_txnid_ (leader only).
+  bool appends_full_ = false;
+  uint64_t full_txnid_ = 0;
   uint32_t partition_count_ = 0;  // leader only (and Init)
 
   // Readers hold this shared for the life of a read transaction; the writer

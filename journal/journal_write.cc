@@ -259,10 +259,23 @@ void JournalImpl::CommitGroup(std::vector<PendingAppend*>* group) {
     status = fatal_;
   }
   while (status.ok()) {
+    if (appends_full_) {
+      // Appends stopped at their ceiling (GrowMap). Once something else has
+      // committed since (retention above all), they try again under it.
+      MDB_envinfo info;
+      mdb_env_info(env_, &info);
+      if (info.me_last_txnid == full_txnid_) {
+        status = LmdbStatus(MDB_MAP_FULL, "appending", options_.path);
+        break;
+      }
+      status = SetMapSize(AppendCeiling());  // LMDB keeps what is used
+      if (!status.ok()) break;
+      appends_full_ = false;
+    }
     const int rc = TryCommit(group);
     if (rc == 0) break;
     if (rc == MDB_MAP_FULL) {
-      status = GrowMap();
+      status = GrowMap(true);
       if (status.ok()) continue;  // retry the whole group in the larger map
       break;
     }
@@ -370,19 +383,51 @@ void JournalImpl::NotifyListener(std::vector<PendingAppend*>* group) {
   }
 }
 
-Status JournalImpl::GrowMap() {
-  if (map_size_ >= options_.max_map_size)
-    return LmdbStatus(MDB_MAP_FULL, "appending", options_.path);
+uint64_t JournalImpl::AppendCeiling() const {
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  uint64_t next = std::min(map_size_ * 2, options_.max_map_size);
+  const uint64_t reserve = std::min<uint64_t>(options_.max_map_size / 8, 4u << 20) / page * page;
+  return (options_.max_map_size - reserve) / page * page;
+}
+
+Status JournalImpl::SetMapSize(uint64_t size) {
+  std::unique_lock<std::shared_mutex> lk(map_mu_);  // no reader inside a transaction now
+  int rc = mdb_env_set_mapsize(env_, size);
+  if (rc != 0) return LmdbStatus(rc, "resizing the map", options_.path);
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  map_size_ = info.me_mapsize;
+  return Status::OK();
+}
+
+Status JournalImpl::GrowMap(bool for_appends) {
+  // Appends stop short of max_map_size, at AppendCeiling: deleting records
+  // takes pages too (LMDB copies what it changes), and a map that small
+  // appends filled to its last page would leave retention none, so that
+  // only a larger maximum could make room again. The rest of the map is for
+  // retention and metadata writes.
+  const uint64_t limit = for_appends ? AppendCeiling() : options_.max_map_size;
+  if (map_size_ >= limit) {
+    if (for_appends && map_size_ < options_.max_map_size) {
+      Status s = SetMapSize(options_.max_map_size);
+      if (!s.ok()) return s;
+    }
+    if (for_appends && !appends_full_) {
+      MDB_envinfo info;
+      mdb_env_info(env_, &info);
+      appends_full_ = true;
+      full_txnid_ = info.me_last_txnid;
+    }
+    return LmdbStatus(MDB_MAP_FULL, "appending", options_.path);
+  }
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  uint64_t next = std::min(map_size_ * 2, limit);
   next = next / page * page;
   if (next <= map_size_) return LmdbStatus(MDB_MAP_FULL, "appending", options_.path);
-  std::unique_lock<std::shared_mutex> lk(map_mu_);  // no reader inside a transaction now
-  int rc = mdb_env_set_mapsize(env_, next);
-  if (rc != 0) return LmdbStatus(rc, "growing the map", options_.path);
-  Log(LogLevel::kInfo, "journal " + options_.path + ": map grown from " +
-                           std::to_string(map_size_) + " to " + std::to_string(next) + " bytes");
-  map_size_ = next;
+  const uint64_t before = map_size_;
+  Status s = SetMapSize(next);
+  if (!s.ok()) return s;
+  Log(LogLevel::kInfo, "journal " + options_.path + ": map grown from " + std::to_string(before) +
+                           " to " + std::to_string(map_size_) + " bytes");
   return Status::OK();
 }
 

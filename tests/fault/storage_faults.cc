@@ -532,9 +532,16 @@ RoundResult ReaderSlots(const RoundConfig& c) {
 // ---------------------------------------------------------------------------
 // corrupt_journal, corrupt_positions
 
-// Damages `path` per rng: bits flipped at random offsets, a page (4 KiB)
-// zeroed, or the file truncated at a random length. Says what it did.
-std::string Damage(const std::string& path, std::mt19937_64& rng) {
+// How a file is damaged.
+enum class Harm {
+  kFlipBits,    // 1..8 bits at random offsets anywhere
+  kRotRecords,  // 1..8 bits inside stored fault payloads (bit rot in the data)
+  kZeroPage,    // a 4 KiB page zeroed (a lost sector)
+  kTruncate,    // cut at a random length, on a page boundary or not
+};
+
+// Damages `path` with one of `harms` (chosen by rng); says what it did.
+std::string Damage(const std::string& path, const std::vector<Harm>& harms, std::mt19937_64& rng) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return path + " is missing";
   const uint64_t size = static_cast<uint64_t>(st.st_size);
@@ -543,19 +550,31 @@ std::string Damage(const std::string& path, std::mt19937_64& rng) {
   const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return "cannot open " + path + ": " + std::strerror(errno);
   std::string what;
-  const uint64_t kind = rng() % 10;
-  if (kind < 5) {
+  Harm harm = harms[rng() % harms.size()];
+  std::vector<uint64_t> payloads;  // where stored payloads start
+  if (harm == Harm::kRotRecords) {
+    const std::string bytes = ReadFile(path);
+    for (size_t at = bytes.find("F.p0."); at != std::string::npos && payloads.size() < 100000;
+         at = bytes.find("F.p0.", at + 1))
+      payloads.push_back(at);
+    if (payloads.empty()) harm = Harm::kFlipBits;
+  }
+  if (harm == Harm::kFlipBits || harm == Harm::kRotRecords) {
     const uint64_t n = Uniform(rng, 1, 8);
-    what = name + ": " + std::to_string(n) + " bit(s) flipped at";
+    what = name + ": " + std::to_string(n) + " bit(s) flipped" +
+           (harm == Harm::kRotRecords ? " in stored records" : "") + " at";
     for (uint64_t k = 0; k < n; ++k) {
-      const off_t at = static_cast<off_t>(rng() % size);
+      // In a record: within the 20 bytes from its payload's start.
+      const off_t at = static_cast<off_t>(harm == Harm::kRotRecords
+                                              ? payloads[rng() % payloads.size()] + rng() % 20
+                                              : rng() % size);
       unsigned char b = 0;
       if (pread(fd, &b, 1, at) != 1) continue;
       b ^= static_cast<unsigned char>(1u << (rng() % 8));
       if (pwrite(fd, &b, 1, at) != 1) continue;
       what += " " + std::to_string(at);
     }
-  } else if (kind < 7) {
+  } else if (harm == Harm::kZeroPage) {
     const uint64_t pages = (size + 4095) / 4096;
     const uint64_t page = rng() % pages;
     const std::string zeros(4096, '\0');
@@ -679,6 +698,15 @@ struct CorruptRound {
   }
 };
 
+const std::vector<Harm> kAllHarms = {Harm::kFlipBits, Harm::kZeroPage, Harm::kTruncate};
+// A zeroed page of the journal's B-trees makes LMDB 0.9 abort (mdb.c:
+// "Assertion 'IS_LEAF(mp)' failed in mdb_cursor_next()") when a cursor steps
+// onto it, which brook cannot catch: documented in docs/JOURNAL.md
+// ("Damage"), and left out here. Bits flipped anywhere may hit B-tree pages
+// too, rarely; flips inside the records are what brook's checksums answer.
+const std::vector<Harm> kJournalHarms = {Harm::kFlipBits, Harm::kRotRecords, Harm::kRotRecords,
+                                         Harm::kTruncate};
+
 // corrupt_journal: the producer published 200..3000 records per stream, the
 // consumer delivered and committed them; both stopped. data.mdb (and in
 // half the rounds lock.mdb) is damaged. The producer restarts on it, to
@@ -693,8 +721,8 @@ RoundResult CorruptJournal(const RoundConfig& c) {
   CorruptRound s(c, &r);
   if (!s.Phase1()) return r;
   r.notes.push_back(s.p.durability + ", " + std::to_string(s.p.count) + " records per stream; " +
-                    Damage(s.p.journal + "/data.mdb", s.rng));
-  if (s.rng() % 2) r.notes.push_back(Damage(s.p.journal + "/lock.mdb", s.rng));
+                    Damage(s.p.journal + "/data.mdb", kJournalHarms, s.rng));
+  if (s.rng() % 2) r.notes.push_back(Damage(s.p.journal + "/lock.mdb", kAllHarms, s.rng));
   s.cl.producer_spec(0).count = 100;
   const size_t errors_before = s.cl.errors().size();
   std::string error;
@@ -710,7 +738,7 @@ RoundResult CorruptJournal(const RoundConfig& c) {
   }
   for (int i : {0, 1})
     if (!StartOrViolate(&s.cl, 'c', i, &r)) return r;
-  s.Drain({0, 1}, seconds(8));
+  s.Drain({0, 1}, seconds(6));
   s.End({0, 1});
   return r;
 }
@@ -729,8 +757,8 @@ RoundResult CorruptPositions(const RoundConfig& c) {
   if (!s.Phase1()) return r;
   const std::string state = s.cl.consumer_spec(0).state_dir;
   r.notes.push_back(s.p.durability + ", " + std::to_string(s.p.count) + " records per stream; " +
-                    Damage(state + "/data.mdb", s.rng));
-  if (s.rng() % 2) r.notes.push_back(Damage(state + "/lock.mdb", s.rng));
+                    Damage(state + "/data.mdb", kAllHarms, s.rng));
+  if (s.rng() % 2) r.notes.push_back(Damage(state + "/lock.mdb", kAllHarms, s.rng));
   s.cl.producer_spec(0).count = 100;
   if (!StartOrViolate(&s.cl, 'p', 0, &r)) return r;
   const size_t errors_before = s.cl.errors().size();
