@@ -28,6 +28,7 @@
 
 #include "tests/fault/child_args.h"
 #include "tests/fault/fault.h"
+#include "tests/fault/round_util.h"
 
 namespace {
 
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
       fs::create_directories(c.scratch);
       const auto start = std::chrono::steady_clock::now();
       RoundResult r = f.run(c);
+      ReleasePorts();
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       t.seconds += secs;

@@ -167,6 +167,9 @@ RoundResult Soak(const RoundConfig& c) {
     p.topics = {"t0", "t1", "t2"};
     p.partitions = 2;
     p.rate = 1500;
+    // Ten minutes at this rate is about 0.7 GB a journal: beyond the
+    // child's default 1 GiB map with LMDB's overhead.
+    p.max_map = 16ull << 30;
     ps.push_back(p);
     cl.AddProducer(p);
   }

@@ -1,8 +1,11 @@
 #include "tests/fault/round_util.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +33,37 @@ ConsumerSpec StandardConsumer(const RoundConfig& c, const std::string& name,
   return s;
 }
 
+namespace {
+
+// Ports this process holds for its current round: a lock file per port,
+// so that another harness process running at the same time never picks
+// the same one between our check and our bind.
+std::vector<int>& HeldPorts() {
+  static std::vector<int> fds;
+  return fds;
+}
+
+bool ReservePort(uint16_t port) {
+  const std::string dir = "/tmp/brook-fault-ports";
+  mkdir(dir.c_str(), 0777);
+  const std::string path = dir + "/" + std::to_string(port) + ".lock";
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return true;  // no lock directory: the bind check alone
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return false;
+  }
+  HeldPorts().push_back(fd);
+  return true;
+}
+
+}  // namespace
+
+void ReleasePorts() {
+  for (int fd : HeldPorts()) close(fd);
+  HeldPorts().clear();
+}
+
 uint16_t FreeTcpPort(std::mt19937_64& rng) {
   unsigned low = 32768, high = 60999;
   if (FILE* f = std::fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) {
@@ -39,7 +73,8 @@ uint16_t FreeTcpPort(std::mt19937_64& rng) {
   const unsigned first = 10000, last = std::max(first + 1000, low) - 1;
   for (int attempt = 0; attempt < 50; ++attempt) {
     const uint16_t port = static_cast<uint16_t>(Uniform(rng, first, last));
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (!ReservePort(port)) continue;
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
     sockaddr_in a{};
     a.sin_family = AF_INET;

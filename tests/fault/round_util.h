@@ -27,7 +27,11 @@ ConsumerSpec StandardConsumer(const RoundConfig& c, const std::string& name,
 // ephemeral range (0 if none): a listener that goes away and comes back
 // there cannot find its port taken by a peer's reconnect attempt that
 // connected to itself (TCP self-connect, possible only on ephemeral ports).
+// The port stays reserved for this process (a lock file under
+// /tmp/brook-fault-ports) until ReleasePorts, which the harness calls after
+// each round, so harness processes running at once never share one.
 uint16_t FreeTcpPort(std::mt19937_64& rng);
+void ReleasePorts();
 
 // Ends a round: every producer is restarted to publish one last record per
 // stream and then only serve (so the end of each stream is acknowledged),
