@@ -4,7 +4,8 @@ more, e.g. the parts scripts/fault.sh ran at once), as text and Markdown."""
 import json
 import sys
 
-COLUMNS = [("fault", "fault"), ("rounds", "rounds"), ("published", "published"),
+COLUMNS = [("fault", "fault"), ("rounds", "rounds"), ("failed_rounds", "failed rounds"),
+           ("published", "published"),
            ("acknowledged", "acknowledged"), ("delivered", "delivered"), ("lost", "lost"),
            ("duplicated", "duplicated"), ("reordered", "reordered"),
            ("unexpected", "unexpected"), ("inconsistent", "inconsistent"),
