@@ -125,7 +125,17 @@ Status JournalImpl::OpenEnvironment(bool* created) {
   mdb_env_set_maxdbs(env_, options_.max_partitions + kMetadataDbCount);
   mdb_env_set_maxreaders(env_, 512);
   // Appends never go past AppendCeiling (GrowMap), not even at the start.
-  map_size_ = std::max<uint64_t>(std::min(options_.initial_map_size, AppendCeiling()), file_size);
+  // A journal larger than initial_map_size: mapped at exactly its file's
+  // length, the open's own transaction (the new epoch) found no page to
+  // write once the file was full to its end (MDB_MAP_FULL at open, with
+  // max_map_size far away: after a soak's crashes, and on any compacted
+  // copy). Leave room as GrowMap would.
+  uint64_t want = std::min(options_.initial_map_size, AppendCeiling());
+  if (file_size > 0)
+    want =
+        std::max(want, std::min<uint64_t>(options_.max_map_size,
+                                          file_size + std::max<uint64_t>(file_size / 8, 1u << 20)));
+  map_size_ = std::max(want, file_size);
   // Round up to a multiple of the OS page size, as LMDB requires.
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   map_size_ = (map_size_ + page - 1) / page * page;

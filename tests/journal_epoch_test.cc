@@ -238,3 +238,40 @@ TEST_CASE("a journal copied whole, or one that lost only its instance file, lose
     CHECK(EpochEndOf(*j, epoch) == 40);
   }
 }
+
+TEST_CASE("a journal larger than initial_map_size opens when its file is full to the end",
+          "[journal][epoch]") {
+  // Found by the 10-minute soak: a 299 MB journal whose file held no free
+  // page was mapped at exactly the file's length on reopen, and the open's
+  // own transaction (the new epoch) failed with MDB_MAP_FULL, 16 GiB short
+  // of max_map_size. A compacted copy (mdb_copy -c, as docs/OPERATIONS.md
+  // suggests for making a journal smaller) is such a file.
+  TempDir dir;
+  auto opts = TestOptions(dir.Sub("j"), Durability::kNoSync);
+  opts.initial_map_size = 1u << 20;
+  opts.max_map_size = 1ull << 30;
+  {
+    auto j = OpenJournal(opts);
+    REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+    const std::string payload(1000, 'x');
+    for (int b = 0; b < 16; ++b)
+      AppendPayloads(j.get(), "t", std::vector<std::string>(500, payload));
+    REQUIRE_OK(j->Close());
+  }
+  std::filesystem::create_directories(dir.Sub("compact"));
+  MDB_env* env;
+  REQUIRE(mdb_env_create(&env) == 0);
+  mdb_env_set_maxdbs(env, 16);
+  mdb_env_set_mapsize(env, 1ull << 30);
+  REQUIRE(mdb_env_open(env, dir.Sub("j").c_str(), MDB_RDONLY, 0644) == 0);
+  REQUIRE(mdb_env_copy2(env, dir.Sub("compact").c_str(), MDB_CP_COMPACT) == 0);
+  mdb_env_close(env);
+  REQUIRE(std::filesystem::file_size(dir.Sub("compact") + "/data.mdb") > 4u << 20);
+
+  auto copy = opts;
+  copy.path = dir.Sub("compact");
+  auto j = OpenJournal(copy);  // failed with MDB_MAP_FULL
+  CHECK(EpochEndOf(*j, j->epoch()) == 16 * 500);
+  AppendPayloads(j.get(), "t", Payloads(10));
+  CHECK(EpochEndOf(*j, j->epoch()) == 16 * 500 + 10);
+}
