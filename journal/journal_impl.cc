@@ -490,8 +490,18 @@ Status JournalImpl::Close() {
   }
   work_cv_.notify_all();
   space_cv_.notify_all();
+  // The writer runs once Init succeeded. After a failed open (damaged
+  // metadata, too small a max_partitions) there is no epoch to end: marking
+  // a clean close would write into a damaged file, and would hide from the
+  // next open that the last epoch ended in a crash (its start would not be
+  // recorded, and consumers would not learn of a lost tail).
+  const bool opened = writer_.joinable();
   if (writer_.joinable()) writer_.join();
   Status result;
+  if (env_ && !opened) {
+    mdb_env_close(env_);
+    env_ = nullptr;
+  }
   if (env_) {
     // Readers in other threads finish their transaction first; later ones
     // see env_ == nullptr and fail cleanly.

@@ -525,3 +525,39 @@ TEST_CASE("retention makes room at the maximum map even after small appends took
   REQUIRE(kept.size() == after.high_watermark - after.low_watermark);
   CHECK(kept.back().payload == payload);
 }
+
+TEST_CASE("a refused open leaves the journal as it found it, a crashed epoch included",
+          "[journal][errors]") {
+  // The open failed after LMDB had the file open, and the destructor's Close
+  // marked the epoch as cleanly closed: the next open then recorded no epoch
+  // start, so consumers could not learn of a tail a crash had undone (and a
+  // damaged journal was written to while being refused).
+  TempDir dir;
+  {
+    auto j = OpenJournal(TestOptions(dir.path()));
+    TopicConfig tc;
+    tc.partitions = 4;
+    REQUIRE_OK(j->CreateTopic("t", tc));
+    AppendPayloads(j.get(), "t", {"a", "b"});
+  }
+  auto clean_close = [&](const char* set) {
+    char flag = 0;
+    WithRawLmdb(dir.path(), [&](MDB_txn* txn) {
+      MDB_dbi dbi;
+      REQUIRE(mdb_dbi_open(txn, journal::kMetaDb, 0, &dbi) == 0);
+      MDB_val k{journal::kMetaCleanClose.size(),
+                const_cast<char*>(journal::kMetaCleanClose.data())};
+      MDB_val v{1, const_cast<char*>(set)};
+      if (set) REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+      REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+      flag = static_cast<const char*>(v.mv_data)[0];
+    });
+    return flag;
+  };
+  REQUIRE(clean_close("\0") == 0);  // as if the process had crashed
+  auto o = TestOptions(dir.path());
+  o.max_partitions = 2;  // it holds 4: refused after LMDB opened the file
+  Status s = TryOpen(o);
+  CHECK(s.IsInvalidArgument());
+  CHECK(clean_close(nullptr) == 0);
+}
