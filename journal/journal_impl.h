@@ -238,8 +238,8 @@ class JournalImpl final : public Journal {
   MDB_dbi meta_dbi_ = 0, topics_dbi_ = 0, partitions_dbi_ = 0, groups_dbi_ = 0;
   ProducerId producer_id_;
   uint64_t epoch_ = 0;
-  uint64_t instance_mark_ = 0;    // journal_instance.h
-  uint64_t map_size_ = 0;         // leader only (and Init)
+  uint64_t instance_mark_ = 0;  // journal_instance.h
+  uint64_t map_size_ = 0;       // leader only (and Init)
   // Appends met their ceiling (GrowMap): the map is at max_map_size for
   // others, and appends fail until a commit after full_txnid_ (leader only).
   bool appends_full_ = false;
