@@ -154,15 +154,6 @@ struct Streams {
 };
 
 // Pumps for `d`; a child that died by itself is a violation.
-void RunFor(Cluster* cl, milliseconds d, RoundResult* r) {
-  const auto end = std::chrono::steady_clock::now() + d;
-  while (std::chrono::steady_clock::now() < end) {
-    cl->Pump(milliseconds(20));
-    for (auto [kind, i] : cl->TakeExited())
-      r->Violation(std::string(kind == 'p' ? "producer " : "consumer ") + std::to_string(i) +
-                   " died by itself");
-  }
-}
 
 // After the round, with every child gone: the journal as the producer left
 // it must still hold every record (retention removed nothing), with
@@ -280,7 +271,7 @@ RoundResult ClockJump(const RoundConfig& c) {
     cl.AddProducer(p);
     cl.AddConsumer(s);
     if (StartOrViolate(&cl, 'p', 0, &r) && StartOrViolate(&cl, 'c', 0, &r)) {
-      RunFor(&cl, milliseconds(300), &r);
+      PumpNoExits(&cl, milliseconds(300), &r);
       int64_t offset = 0;
       // `count` jumps, the last one (or one more) back to the real time.
       const int count = c.long_run ? 8 : 5;
@@ -295,20 +286,20 @@ RoundResult ClockJump(const RoundConfig& c) {
         // by the clock would have removed (kSkipped).
         const bool down = !back && rng() % 2 == 0;
         if (down) {
-          RunFor(&cl, milliseconds(Uniform(rng, 100, 500)), &r);
+          PumpNoExits(&cl, milliseconds(Uniform(rng, 100, 500)), &r);
           cl.KillConsumer(0);
-          RunFor(&cl, milliseconds(Uniform(rng, 200, 600)), &r);
+          PumpNoExits(&cl, milliseconds(Uniform(rng, 200, 600)), &r);
         }
         if (!(e = SetClockOffset(clock_file, next)).empty()) r.Violation(e);
         if (next > 0) ahead_ns = std::max(ahead_ns, RealNowNs() + next * kNsPerSecond);
         jumps += (jumps.empty() ? "" : " ") + OffsetText(next);
         offset = next;
         if (back) {
-          RunFor(&cl, milliseconds(Uniform(rng, 200, 600)), &r);
+          PumpNoExits(&cl, milliseconds(Uniform(rng, 200, 600)), &r);
         } else {
           // Long enough for retention passes (one a second) to judge every
           // record by the jumped clock.
-          RunFor(&cl, milliseconds(Uniform(rng, 1500, 2500)), &r);
+          PumpNoExits(&cl, milliseconds(Uniform(rng, 1500, 2500)), &r);
           if (down && !StartOrViolate(&cl, 'c', 0, &r)) break;
         }
         if (back && next <= 0 && rng() % 2 == 0) {
@@ -317,14 +308,14 @@ RoundResult ClockJump(const RoundConfig& c) {
           // look younger.
           ++restarts;
           cl.KillProducer(0);
-          RunFor(&cl, milliseconds(Uniform(rng, 0, 300)), &r);
+          PumpNoExits(&cl, milliseconds(Uniform(rng, 0, 300)), &r);
           if (!StartOrViolate(&cl, 'p', 0, &r)) break;
         } else if (back) {
           ++cuts;
           const uint64_t which = rng() % 3;  // the live stream, replays, or both
           for (size_t i = 0; i < 2; ++i)
             if (which == 2 || which == i) proxies[i]->Stop();
-          RunFor(&cl, milliseconds(Uniform(rng, 200, 1500)), &r);
+          PumpNoExits(&cl, milliseconds(Uniform(rng, 200, 1500)), &r);
           for (test::TcpProxy* proxy : proxies)
             if (!proxy->running() && !(e = proxy->Start()).empty())
               r.Violation("proxy restart: " + e);

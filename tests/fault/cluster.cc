@@ -245,38 +245,32 @@ bool Cluster::StartConsumer(int i, std::string* error) {
   return true;
 }
 
-void Cluster::KillProducer(int i) {
-  Child& ch = producers_[i].child;
-  if (ch.pid <= 0) return;
-  kill(ch.pid, SIGKILL);
+bool Cluster::DrainChild(Child* ch, const std::function<void(const std::string&)>& line) {
   const auto end = Clock::now() + std::chrono::seconds(10);
-  while (ch.fd >= 0 && Clock::now() < end) {
-    pollfd pfd{ch.fd, POLLIN, 0};
+  while (ch->fd >= 0 && Clock::now() < end) {
+    pollfd pfd{ch->fd, POLLIN, 0};
     poll(&pfd, 1, 100);
-    ReadChild(&ch, [&](const std::string& l) { OnProducerLine(i, l); });
+    ReadChild(ch, line);
   }
-  if (ch.fd >= 0) {
-    close(ch.fd);
-    ch.fd = -1;
+  return ch->fd < 0;
+}
+
+void Cluster::KillChild(Child* ch, const std::function<void(const std::string&)>& line) {
+  if (ch->pid <= 0) return;
+  kill(ch->pid, SIGKILL);
+  if (!DrainChild(ch, line)) {
+    close(ch->fd);
+    ch->fd = -1;
   }
-  Reap(&ch, true);
+  Reap(ch, true);
+}
+
+void Cluster::KillProducer(int i) {
+  KillChild(&producers_[i].child, [&](const std::string& l) { OnProducerLine(i, l); });
 }
 
 void Cluster::KillConsumer(int i) {
-  Child& ch = consumers_[i].child;
-  if (ch.pid <= 0) return;
-  kill(ch.pid, SIGKILL);
-  const auto end = Clock::now() + std::chrono::seconds(10);
-  while (ch.fd >= 0 && Clock::now() < end) {
-    pollfd pfd{ch.fd, POLLIN, 0};
-    poll(&pfd, 1, 100);
-    ReadChild(&ch, [&](const std::string& l) { OnConsumerLine(i, l); });
-  }
-  if (ch.fd >= 0) {
-    close(ch.fd);
-    ch.fd = -1;
-  }
-  Reap(&ch, true);
+  KillChild(&consumers_[i].child, [&](const std::string& l) { OnConsumerLine(i, l); });
 }
 
 bool Cluster::StopConsumer(int i) {
@@ -284,12 +278,7 @@ bool Cluster::StopConsumer(int i) {
   if (ch.pid <= 0) return false;
   kill(ch.pid, SIGCONT);
   kill(ch.pid, SIGTERM);
-  const auto end = Clock::now() + std::chrono::seconds(10);
-  while (ch.fd >= 0 && Clock::now() < end) {
-    pollfd pfd{ch.fd, POLLIN, 0};
-    poll(&pfd, 1, 100);
-    ReadChild(&ch, [&](const std::string& l) { OnConsumerLine(i, l); });
-  }
+  DrainChild(&ch, [&](const std::string& l) { OnConsumerLine(i, l); });
   if (ch.pid > 0) {
     KillConsumer(i);
     return false;

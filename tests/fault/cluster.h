@@ -125,6 +125,10 @@ class Cluster {
   // Reads what is there; on EOF reaps the child. Returns false at EOF.
   bool ReadChild(Child* child, const std::function<void(const std::string&)>& line);
   void Reap(Child* child, bool wait);
+  // Reads the child's pipe until it closes (≤ 10 s); true if it closed.
+  bool DrainChild(Child* child, const std::function<void(const std::string&)>& line);
+  // SIGKILL, drain, reap.
+  void KillChild(Child* child, const std::function<void(const std::string&)>& line);
   void OnProducerLine(int i, const std::string& line);
   void OnConsumerLine(int i, const std::string& line);
   // BROOK_FAULT_TRANSCRIPTS set: every line a child wrote, in

@@ -24,16 +24,6 @@ milliseconds CutLength(const RoundConfig& c, std::mt19937_64& rng) {
   return milliseconds(Uniform(rng, 100, c.long_run ? 5000 : 1500));
 }
 
-void Pump(Cluster* cl, milliseconds d, RoundResult* r) {
-  const auto end = std::chrono::steady_clock::now() + d;
-  while (std::chrono::steady_clock::now() < end) {
-    cl->Pump(milliseconds(20));
-    for (auto [kind, i] : cl->TakeExited())
-      r->Violation(std::string(kind == 'p' ? "producer " : "consumer ") + std::to_string(i) +
-                   " died by itself");
-  }
-}
-
 RoundResult NetworkCut(const RoundConfig& c) {
   RoundResult r;
   auto rng = RoundRng(c);
@@ -70,14 +60,14 @@ RoundResult NetworkCut(const RoundConfig& c) {
   const int cuts = 2;
   milliseconds longest{0};
   for (int k = 0; k < cuts; ++k) {
-    Pump(&cl, milliseconds(Uniform(rng, 100, 800)), &r);
+    PumpNoExits(&cl, milliseconds(Uniform(rng, 100, 800)), &r);
     // Cut both, or only the live stream, or only replays.
     const int which = static_cast<int>(rng() % 3);
     if (which != 2) pub_proxy.Stop();
     if (which != 1) replay_proxy.Stop();
     const milliseconds cut = CutLength(c, rng);
     longest = std::max(longest, cut);
-    Pump(&cl, cut, &r);
+    PumpNoExits(&cl, cut, &r);
     for (test::TcpProxy* proxy : {&pub_proxy, &replay_proxy}) {
       if (proxy->running()) continue;
       const std::string e = proxy->Start();
@@ -88,7 +78,7 @@ RoundResult NetworkCut(const RoundConfig& c) {
       }
     }
   }
-  Pump(&cl, milliseconds(300), &r);
+  PumpNoExits(&cl, milliseconds(300), &r);
   FinishRound(&cl, &h, 1, {0}, {"c0"}, seconds(c.long_run ? 120 : 45), &r);
   r.notes.insert(r.notes.begin(), "longest cut " + std::to_string(longest.count()) + " ms");
   return r;
@@ -119,16 +109,16 @@ RoundResult NetworkPartition(const RoundConfig& c) {
   if (!StartOrViolate(&cl, 'p', 0, &r) || !StartOrViolate(&cl, 'c', 0, &r)) return r;
   milliseconds longest{0};
   for (int k = 0; k < 2; ++k) {
-    Pump(&cl, milliseconds(Uniform(rng, 100, 800)), &r);
+    PumpNoExits(&cl, milliseconds(Uniform(rng, 100, 800)), &r);
     std::string e = ns.SetLink(false);
     if (!e.empty()) r.Violation(e);
     const milliseconds cut = CutLength(c, rng);
     longest = std::max(longest, cut);
-    Pump(&cl, cut, &r);
+    PumpNoExits(&cl, cut, &r);
     e = ns.SetLink(true);
     if (!e.empty()) r.Violation(e);
   }
-  Pump(&cl, milliseconds(300), &r);
+  PumpNoExits(&cl, milliseconds(300), &r);
   FinishRound(&cl, &h, 1, {0}, {"c0"}, seconds(c.long_run ? 180 : 60), &r);
   r.notes.insert(r.notes.begin(), "longest partition " + std::to_string(longest.count()) + " ms");
   return r;

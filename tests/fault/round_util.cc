@@ -87,6 +87,16 @@ uint16_t FreeTcpPort(std::mt19937_64& rng) {
   return 0;
 }
 
+void PumpNoExits(Cluster* cluster, std::chrono::milliseconds d, RoundResult* result) {
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+    cluster->Pump(std::chrono::milliseconds(20));
+    for (auto [kind, i] : cluster->TakeExited())
+      result->Violation(std::string(kind == 'p' ? "producer " : "consumer ") + std::to_string(i) +
+                        " died by itself");
+  }
+}
+
 bool StartOrViolate(Cluster* cluster, char kind, int i, RoundResult* result) {
   std::string error;
   const bool ok =

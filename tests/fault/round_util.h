@@ -43,6 +43,10 @@ void FinishRound(Cluster* cluster, History* history, int producers,
                  const std::vector<int>& consumers, const std::vector<std::string>& names,
                  std::chrono::seconds catch_up, RoundResult* result);
 
+// Reads the children's pipes for `d`; a child that exits meanwhile (none
+// was asked to) is a violation.
+void PumpNoExits(Cluster* cluster, std::chrono::milliseconds d, RoundResult* result);
+
 // Starts a child or records the violation; returns success.
 bool StartOrViolate(Cluster* cluster, char kind, int i, RoundResult* result);
 
