@@ -32,7 +32,8 @@ packages=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
   liblmdb-dev lmdb-utils
   catch2
-  pybind11-dev python3-dev python3-pytest python3-pybind11 python3-pip python3-setuptools
+  pybind11-dev python3-dev python3-pytest python3-pytest-xdist python3-pybind11 python3-pip
+  python3-setuptools
   python3-wheel
   python3-zmq python3-msgpack
   iproute2
