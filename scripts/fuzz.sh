@@ -11,6 +11,7 @@
 #                                     found is kept in fuzz/corpus-grown/
 #   FUZZ_TIMEOUT=60                   seconds one input may take (default 25;
 #                                     raise it when the machine is busy)
+#   FUZZ_JOBS=2                       targets fuzzed at once (default 1)
 #
 # Each target starts from its seeds (fuzz/corpus, written by make_seeds) and
 # what earlier campaigns grew (fuzz/corpus-grown). Without FUZZ_KEEP the
@@ -62,16 +63,21 @@ export TMPDIR=$scratch
 
 logs=$root/$build/fuzz-logs
 mkdir -p "$logs"
-failed=()
-summary=()
 for t in "${targets[@]}"; do
-  bin=$build/fuzz/${t}_fuzz
-  if [ ! -x "$bin" ] || [ ! -d "fuzz/corpus/$t" ]; then
+  if [ ! -x "$build/fuzz/${t}_fuzz" ] || [ ! -d "fuzz/corpus/$t" ]; then
     echo "unknown fuzz target '$t' (targets: ${all_targets[*]})" >&2
     exit 64
   fi
-  corpus=$scratch/corpus/$t
-  artifacts=$root/$build/fuzz-artifacts/$t
+done
+
+# One target: replay its corpus, fuzz it, keep what it grew (FUZZ_KEEP=1).
+# Writes its summary line to $scratch/result/<target>.ok, or its failure to
+# <target>.failed.
+fuzz_one() {
+  local t=$1
+  local bin=$build/fuzz/${t}_fuzz
+  local corpus=$scratch/corpus/$t
+  local artifacts=$root/$build/fuzz-artifacts/$t
   mkdir -p "$corpus" "$artifacts"
   cp -R "fuzz/corpus/$t/." "$corpus/"
   if [ -d "fuzz/corpus-grown/$t" ]; then cp -R "fuzz/corpus-grown/$t/." "$corpus/"; fi
@@ -80,30 +86,32 @@ for t in "${targets[@]}"; do
   if ! "$bin" -runs=0 -artifact_prefix="$artifacts/" "$corpus" >"$logs/$t.log" 2>&1; then
     tail -n 60 "$logs/$t.log"
     echo "$t: FAILED on its seed corpus (log: $logs/$t.log, input in $artifacts/)" >&2
-    failed+=("$t")
-    continue
+    echo "seed corpus" >"$scratch/result/$t.failed"
+    return
   fi
   if ! "$bin" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-25}" -print_final_stats=1 \
       -artifact_prefix="$artifacts/" "$corpus" >>"$logs/$t.log" 2>&1; then
     tail -n 60 "$logs/$t.log"
     echo "$t: FAILED while fuzzing (log: $logs/$t.log, input in $artifacts/)" >&2
-    failed+=("$t")
-    continue
+    echo "fuzzing" >"$scratch/result/$t.failed"
+    return
   fi
   if [ "${FUZZ_KEEP:-0}" = 1 ]; then
     # Keep the smallest set of inputs that covers what this run reached, less
     # the seeds (make_seeds owns those): fuzz/corpus-grown/<target>.
-    merged=$scratch/merged/$t
+    local merged=$scratch/merged/$t
     rm -rf "$merged" && mkdir -p "$merged"
     "$bin" -merge=1 "$merged" "fuzz/corpus/$t" "$corpus" >>"$logs/$t.log" 2>&1
-    (cd "fuzz/corpus/$t" && sha1sum -- * 2>/dev/null | cut -d' ' -f1) | sort >"$scratch/seeds.sha1"
+    (cd "fuzz/corpus/$t" && sha1sum -- * 2>/dev/null | cut -d' ' -f1) | sort >"$scratch/$t.seeds.sha1"
+    local f
     for f in "$merged"/*; do
       [ -e "$f" ] || continue
-      if grep -qx "$(sha1sum <"$f" | cut -d' ' -f1)" "$scratch/seeds.sha1"; then rm -f "$f"; fi
+      if grep -qx "$(sha1sum <"$f" | cut -d' ' -f1)" "$scratch/$t.seeds.sha1"; then rm -f "$f"; fi
     done
     rm -rf "fuzz/corpus-grown/$t" && mkdir -p "fuzz/corpus-grown/$t"
     cp -R "$merged/." "fuzz/corpus-grown/$t/"
   fi
+  local runs rate cov line
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logs/$t.log" | tail -n 1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$logs/$t.log" | tail -n 1)
   cov=$(grep -o 'cov: [0-9]*' "$logs/$t.log" | tail -n 1)
@@ -113,11 +121,28 @@ for t in "${targets[@]}"; do
     line="$line  kept $(find "fuzz/corpus-grown/$t" -type f | wc -l) in fuzz/corpus-grown/$t"
   fi
   echo "$line"
-  summary+=("$line")
-done
+  echo "$line" >"$scratch/result/$t.ok"
+}
 
+# FUZZ_JOBS targets at once (each fuzzes on one core; CI runs 2).
+mkdir -p "$scratch/result"
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "${FUZZ_JOBS:-1}" ]; do wait -n || true; done
+  fuzz_one "$t" &
+done
+wait
+
+failed=()
 step "fuzz summary (${seconds} s per target)"
-printf '%s\n' "${summary[@]}"
+for t in "${targets[@]}"; do
+  if [ -f "$scratch/result/$t.ok" ]; then
+    cat "$scratch/result/$t.ok"
+  else
+    printf '%-11s FAILED (%s): log %s\n' "$t" "$(cat "$scratch/result/$t.failed" 2>/dev/null ||
+      echo "no result")" "$logs/$t.log"
+    failed+=("$t")
+  fi
+done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}" >&2
   exit 1

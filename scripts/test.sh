@@ -111,11 +111,11 @@ case "$1" in
       ctest --test-dir "$build" --output-on-failure -j"$jobs" -LE fault
     ;;
   --fuzz)
-    # 11 targets: 2 s each (after replaying every committed input) keeps the
-    # whole suite within CI's 15 minutes; scripts/fuzz.sh alone defaults to
+    # 11 targets, 2 at a time: 2 s each (after replaying every committed
+    # input) keeps the whole suite within CI's 15 minutes; scripts/fuzz.sh alone defaults to
     # 20 s, and the 30-minute campaigns are by hand (docs/RELIABILITY.md).
     step "libFuzzer targets (build-fuzz/): seed corpora, then ${FUZZ_SECONDS:-2} s of fuzzing each"
-    FUZZ_SECONDS=${FUZZ_SECONDS:-2} bash scripts/fuzz.sh
+    FUZZ_SECONDS=${FUZZ_SECONDS:-2} FUZZ_JOBS=${FUZZ_JOBS:-2} bash scripts/fuzz.sh
     ;;
   *)
     echo "usage: $0 [--release|--sanitize|--tsan|--fuzz] (none: all of them)" >&2
