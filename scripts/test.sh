@@ -2,7 +2,7 @@
 # Installs dependencies, builds brook and runs the whole test suite: what the
 # README's test command and CI (.ci/run) both run.
 #
-#   scripts/test.sh             everything below, in turn (~14 min on 2 cores)
+#   scripts/test.sh             everything below, in turn (~13 min on 2 cores)
 #   scripts/test.sh --release   release build (build/): C++ tests, the brook
 #                               CLI's tests, Python tests (CMake build and pip
 #                               install), an outside
