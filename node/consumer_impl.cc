@@ -145,6 +145,9 @@ struct Stream {
   // Refused because this consumer had as many fetches in flight as the
   // producer serves at once (ErrorCode::kBusy): asked again when one ends.
   bool busy = false;
+  // The offset + 1 of the damaged record a kDataLoss event was queued for
+  // (0: none): the event is said once, the fetch retried quietly.
+  uint64_t data_loss_reported = 0;
   Clock::time_point deadline;
   // Live batches waiting for the replay, in offset order.
   struct Buffered {
@@ -1391,8 +1394,30 @@ void ConsumerImpl::HandleAnswer(Peer& peer, std::string_view frame) {
         AfterReplay(s, true);
         return;
       }
-      Log(LogLevel::kWarning, "replay of " + s.id.topic + "/" + std::to_string(s.id.partition) +
-                                  " failed: " + std::string(a.message) + "; retrying");
+      if (a.error == ErrorCode::kDataLoss) {
+        // The record at s.next is damaged in the producer's journal (its
+        // checksum fails). It cannot be delivered and nothing may be skipped
+        // silently, so the stream waits here; the application is told once,
+        // and the fetch is retried in case the journal is repaired.
+        if (s.data_loss_reported != s.next + 1) {
+          s.data_loss_reported = s.next + 1;
+          ConsumerEvent e;
+          e.kind = ConsumerEvent::Kind::kDataLoss;
+          e.stream = s.id;
+          e.from = s.next;
+          e.to = s.next + 1;
+          e.message = "the producer's journal holds a damaged record at offset " +
+                      std::to_string(e.from) + " of " + s.id.topic + "/" +
+                      std::to_string(s.id.partition) + " (" + std::string(a.message) +
+                      "); this stream stops before it and is retried every request_timeout "
+                      "(docs/OPERATIONS.md, \"A damaged record\")";
+          Log(LogLevel::kError, e.message);
+          QueueEvent(std::move(e), &s);
+        }
+      } else {
+        Log(LogLevel::kWarning, "replay of " + s.id.topic + "/" + std::to_string(s.id.partition) +
+                                    " failed: " + std::string(a.message) + "; retrying");
+      }
       // Retry after the request timeout.
       s.replaying = true;
       s.request_id = 0;

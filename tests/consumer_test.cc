@@ -12,6 +12,8 @@
 
 #include "brook/consumer.h"
 #include "brook/producer.h"
+#include "journal/journal_format.h"
+#include "tests/raw_lmdb.h"
 #include "tests/testutil.h"
 
 using namespace brook;
@@ -702,6 +704,59 @@ TEST_CASE("a connected consumer finds the tail a restarted producer lost", "[con
   CHECK(col.events[0].kind == ConsumerEvent::Kind::kTailLost);
   CHECK(col.events[0].from == 50);
   CHECK(col.events[0].to == 100);
+}
+
+TEST_CASE("a damaged record in the producer's journal stops its stream with a DataLoss event",
+          "[consumer][errors]") {
+  TempDir dir;
+  auto po = IpcProducerOpts(dir, "journal");
+  ProducerId id;
+  {
+    auto p = OpenProducer(po);
+    REQUIRE_OK(p->CreateTopic("t", TopicConfig{}));
+    id = p->producer_id();
+    REQUIRE(Publish(p.get(), "t", 1, 0, 10) == "");
+    REQUIRE_OK(p->Close());
+  }
+  // Flip one byte of offset 5's stored record, as a bad disk sector would.
+  WithRawLmdb(dir.Sub("journal"), [](MDB_txn* txn) {
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, journal::RecordDbName("t", 0).c_str(), 0, &dbi) == 0);
+    char key[8];
+    journal::PutU64BE(key, 5);
+    MDB_val k{8, key}, v;
+    REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+    std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
+    value[value.size() - 4] ^= 0x10;
+    MDB_val nv{value.size(), value.data()};
+    REQUIRE(mdb_put(txn, dbi, &k, &nv, 0) == 0);
+  });
+  auto p = OpenProducer(po);
+  auto c = OpenConsumer(IpcConsumerOpts(dir, {"t"}));  // request_timeout 300 ms
+  Collector col;
+  col.Expect(id, "t", 0, 0);
+  col.PollUntil(c.get(), 5);
+  // Long enough for several retries of the fetch at offset 5.
+  PollHandler h = col.Handler();
+  const auto until = std::chrono::steady_clock::now() + 1500ms;
+  while (std::chrono::steady_clock::now() < until) REQUIRE_OK(c->Poll(h, 1000, 50ms));
+  INFO(col.first_error);
+  CHECK(col.errors == 0);
+  CHECK(col.total == 5);            // 0..4, and nothing at or after the damaged record
+  REQUIRE(col.events.size() == 1);  // said once, not at every retry
+  const ConsumerEvent& e = col.events[0];
+  CHECK(e.kind == ConsumerEvent::Kind::kDataLoss);
+  CHECK(e.stream.producer == id);
+  CHECK(e.stream.topic == "t");
+  CHECK(e.from == 5);
+  CHECK(e.to == 6);
+  CHECK(e.message.find("damaged record at offset 5 of t/0") != std::string::npos);
+  CHECK(e.message.find("record 5 of t/0") != std::string::npos);  // the producer's error
+  // The stream stays there: new records are not delivered past the damage.
+  REQUIRE(Publish(p.get(), "t", 1, 10, 5) == "");
+  col.PollUntil(c.get(), 6, 2s);
+  CHECK(col.total == 5);
+  CHECK(col.events.size() == 1);
 }
 
 TEST_CASE("a journal restored from a backup the producer went on without is reported",

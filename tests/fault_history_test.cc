@@ -133,7 +133,14 @@ TEST_CASE("the checker counts each kind of fault", "[fault][checker]") {
   SECTION("loss events count unless the round allows them") {
     h.Event("c0", "tail_lost", "offsets [3, 5)");
     h.Event("c0", "assigned", "");
-    CHECK(h.Check({}).loss_events == 1);
+    h.Event("c1", "data_loss", "HEX t0 0 7 8 damaged record at offset 7");
+    CHECK(h.Check({}).loss_events == 2);
+    CHECK(h.DataLossEvents("c0") == 0);
+    CHECK(h.DataLossEvents("c1") == 1);
+    h.AllowLossEvents(true);
+    h.Event("c1", "data_loss", "HEX t0 0 9 10 damaged record at offset 9");
+    CHECK(h.Check({}).loss_events == 2);  // allowed: not counted, still told
+    CHECK(h.DataLossEvents("c1") == 2);
   }
 }
 

@@ -59,8 +59,8 @@ CommandSpec ConsumeSpec() {
       "What cannot be delivered is said on stderr, never skipped silently:\n"
       "  brook consume: event: offsets 0..69 of orders/0 were removed by retention ...\n"
       "With --json each event is also a line on stdout, where it happened in the stream:\n"
-      "  {\"event\": \"skipped\"|\"new_producer\"|\"tail_lost\", \"producer\", \"topic\",\n"
-      "   \"partition\", \"from\", \"to\", \"message\"}\n"
+      "  {\"event\": \"skipped\"|\"new_producer\"|\"tail_lost\"|\"data_loss\", \"producer\",\n"
+      "   \"topic\", \"partition\", \"from\", \"to\", \"message\"}\n"
       "(record lines have no \"event\" field).\n\n"
       "--group NAME joins a consumer group (docs/GROUPS.md): the runs with the same group\n"
       "share the partitions of the topics, each partition printed by one of them at a\n"
@@ -148,6 +148,8 @@ const char* EventKind(ConsumerEvent::Kind kind) {
       return "assigned";
     case ConsumerEvent::Kind::kRevoked:
       return "revoked";
+    case ConsumerEvent::Kind::kDataLoss:
+      return "data_loss";
   }
   return "unknown";
 }

@@ -74,7 +74,7 @@ struct Record {
 };
 
 struct Event {
-  // "skipped", "new_producer", "tail_lost", "assigned", "revoked"
+  // "skipped", "new_producer", "tail_lost", "data_loss", "assigned", "revoked"
   std::string kind;
   std::string producer, topic;
   uint32_t partition = 0;
@@ -451,6 +451,9 @@ Event ToEvent(const brook::ConsumerEvent& e) {
     case brook::ConsumerEvent::Kind::kRevoked:
       ev.kind = "revoked";
       break;
+    case brook::ConsumerEvent::Kind::kDataLoss:
+      ev.kind = "data_loss";
+      break;
   }
   ev.producer = e.stream.producer.ToHex();
   ev.topic = e.stream.topic;
@@ -825,7 +828,9 @@ PYBIND11_MODULE(_brook, m) {
   py::class_<Event>(m, "Event",
                     "What the consumer could not deliver, said explicitly: kind is 'skipped' "
                     "(removed by retention), 'new_producer' (journal replaced) or "
-                    "'tail_lost' (undone by a crash in a weak durability mode); with a group, "
+                    "'tail_lost' (undone by a crash in a weak durability mode) or 'data_loss' "
+                    "(the record at from_offset is damaged in the producer's journal: the "
+                    "stream stops before it); with a group, "
                     "'assigned' (this member now processes the stream, from from_offset) or "
                     "'revoked' (it no longer does; from_offset is the offset after the last "
                     "record delivered).")

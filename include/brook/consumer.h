@@ -200,6 +200,14 @@ struct ConsumerEvent {
     // record delivered. Its position is committed, and the stream handed on,
     // at the next Commit (with auto_commit, when this Poll returns).
     kRevoked,
+    // The producer's journal holds a damaged record at offset `from` (`to` =
+    // from + 1): its checksum fails, as after a bad disk sector. It cannot be
+    // delivered and nothing is skipped silently, so the stream stops before
+    // it; the consumer asks again every request_timeout (a journal repaired
+    // or restored is then served) and says this once per damaged offset.
+    // `message` has the producer's error. docs/OPERATIONS.md, "A damaged
+    // record", says what to do.
+    kDataLoss,
   };
   Kind kind = Kind::kSkipped;
   StreamId stream;

@@ -109,6 +109,8 @@ const char* KindName(ConsumerEvent::Kind k) {
       return "assigned";
     case ConsumerEvent::Kind::kRevoked:
       return "revoked";
+    case ConsumerEvent::Kind::kDataLoss:
+      return "data_loss";
   }
   return "unknown";
 }

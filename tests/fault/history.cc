@@ -196,8 +196,15 @@ void History::Event(const std::string& consumer, const std::string& kind, const 
     if (st.seen.size() > from) st.seen.resize(from);
     return;
   }
-  if (kind != "skipped" && kind != "tail_lost" && kind != "new_producer") return;
+  if (kind == "data_loss") ++consumers_[consumer].data_loss_events;
+  if (kind != "skipped" && kind != "tail_lost" && kind != "new_producer" && kind != "data_loss")
+    return;
   if (!allow_loss_events_) Problem(&live_.loss_events, consumer + ": " + kind + " " + text);
+}
+
+uint64_t History::DataLossEvents(const std::string& consumer) const {
+  auto c = consumers_.find(consumer);
+  return c == consumers_.end() ? 0 : c->second.data_loss_events;
 }
 
 uint64_t History::ConsumerNext(const std::string& consumer, const std::string& tag,

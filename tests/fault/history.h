@@ -87,9 +87,12 @@ class History {
                  std::string_view payload);
   // The consumer committed everything it had delivered so far.
   void Committed(const std::string& consumer);
-  // kind: "skipped", "tail_lost", "new_producer", or another event's name
-  // (only those three count as loss).
+  // kind: "skipped", "tail_lost", "new_producer", "data_loss", or another
+  // event's name (only those four count as loss).
   void Event(const std::string& consumer, const std::string& kind, const std::string& text);
+  // How many data_loss events (a damaged record stops a stream) `consumer`
+  // has reported.
+  uint64_t DataLossEvents(const std::string& consumer) const;
   void AllowLossEvents(bool allow) { allow_loss_events_ = allow; }
   // kTailLost events are expected (a restore round): each rewinds the
   // consumer's stream to the event's `from`, where new records follow.
@@ -125,6 +128,7 @@ class History {
   };
   struct ConsumerState {
     int incarnation = 0;
+    uint64_t data_loss_events = 0;
     std::map<StreamKey, ConsumerStream> streams;
   };
 

@@ -658,7 +658,8 @@ struct CorruptRound {
   }
 
   // Runs the consumers in `which` (started already) until each caught up or
-  // `d` passed; each that did not must have said why (DataLoss in its log).
+  // `d` passed; each that did not must have said why: a data_loss event
+  // (ConsumerEvent::kDataLoss) naming the damaged record it stopped at.
   void Drain(const std::vector<int>& which, milliseconds d) {
     auto all = [&] {
       for (int i : which)
@@ -669,12 +670,11 @@ struct CorruptRound {
     for (int i : which) {
       const std::string& name = cl.consumer_spec(i).name;
       if (!cl.consumer_running(i) || h.CaughtUp(name)) continue;
-      const std::string log = ReadFile(c.scratch + "/consumer-" + name + ".log");
-      if (Contains(log, "damaged") || Contains(log, "DataLoss")) {
-        r->notes.push_back("consumer " + name + " stopped at a damaged record (DataLoss)");
+      if (h.DataLossEvents(name) > 0) {
+        r->notes.push_back("consumer " + name + " stopped at a damaged record (data_loss event)");
       } else {
         r->Violation("consumer " + name +
-                     " did not get every acknowledged record and said nothing about damage");
+                     " did not get every acknowledged record and had no data_loss event");
       }
     }
   }

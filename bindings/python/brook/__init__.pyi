@@ -34,7 +34,7 @@ class Record:
     def headers(self) -> List[Tuple[str, bytes]]: ...
 
 class Event:
-    # "skipped" | "new_producer" | "tail_lost"; with a group: "assigned" | "revoked"
+    # "skipped" | "new_producer" | "tail_lost" | "data_loss"; with a group: "assigned" | "revoked"
     kind: str
     producer: str
     topic: str
