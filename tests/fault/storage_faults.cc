@@ -748,7 +748,8 @@ RoundResult CorruptJournal(const RoundConfig& c) {
 // state directory's data.mdb, and in half the rounds lock.mdb) is damaged;
 // the journal is intact and the producer publishes 100 more records per
 // stream. The consumer refuses with an error naming its state and exits 2,
-// at the start or at a later commit (accepted, noted), or runs: it must then
+// at the start or at a later commit, the last one at Close included
+// (accepted, noted), or runs: it must then
 // deliver every acknowledged record; either way none altered and none
 // skipped. Positions that went back (records delivered
 // again) are at-least-once and noted, not counted as duplicates; a position
@@ -781,6 +782,10 @@ RoundResult CorruptPositions(const RoundConfig& c) {
     JudgeRefusal(s.cl, 'c', "it stopped after it started", errors_before, {state.c_str()}, &r);
   } else if (!s.h.CaughtUp("c0")) {
     r.Violation("the consumer with damaged positions did not get every acknowledged record");
+  } else if (!s.cl.StopConsumer(0)) {
+    // Its last commit, at Close, met damage the run had not: the same
+    // refusal, after every acknowledged record was delivered.
+    JudgeRefusal(s.cl, 'c', "its last commit failed", errors_before, {state.c_str()}, &r);
   }
   s.End({0});
   r.check = s.h.Check(stopped ? std::vector<std::string>{} : std::vector<std::string>{"c0"});
