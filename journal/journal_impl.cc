@@ -81,6 +81,18 @@ Status ValidateOptions(const JournalOptions& o) {
   return Status::OK();
 }
 
+// DIR/instance is written after the first commit to data.mdb: beside it, a
+// data.mdb that is `how` ("missing" or "empty") held a journal whose records
+// are gone. Opening would silently start a new journal, under a new producer
+// id, in its place.
+Status JournalGone(const std::string& path, const char* how) {
+  return Status::DataLoss("journal " + path + ": data.mdb is " + how +
+                          ", but the directory held a journal (its '" + kInstanceFileName +
+                          "' file is there): its records are gone. Restore data.mdb from a "
+                          "backup (docs/OPERATIONS.md, \"Backups\"), or remove the directory to "
+                          "start a new journal under a new producer id");
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -117,6 +129,9 @@ Status JournalImpl::OpenEnvironment(bool* created) {
   } else {
     *created = true;
   }
+  // Truncated to nothing (JournalGone).
+  if (file_size == 0 && ReadInstanceFile(options_.path) != 0)
+    return JournalGone(options_.path, *created ? "missing" : "empty");
 
   int rc = mdb_env_create(&env_);
   if (rc != 0) return LmdbStatus(rc, "creating the LMDB environment", options_.path);
@@ -702,6 +717,8 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* ou
     s = journal::ListDir(opts.path, &names);
     if (!s.ok()) return s;
     for (const std::string& n : names) {
+      if (n == journal::kInstanceFileName && journal::ReadInstanceFile(opts.path) != 0)
+        return journal::JournalGone(opts.path, "missing");
       if (n != journal::kLockFileName && n != "lock.mdb")
         return Status::FailedPrecondition("directory " + opts.path +
                                           " is not empty and holds no brook journal (found '" + n +

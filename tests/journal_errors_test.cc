@@ -205,6 +205,36 @@ TEST_CASE("a flipped byte in a stored record is caught by its checksum and never
   CHECK(visited.empty());
 }
 
+TEST_CASE("a journal whose data.mdb was emptied or deleted is refused, not started afresh",
+          "[journal][errors]") {
+  TempDir dir;
+  {
+    auto j = OpenJournal(TestOptions(dir.path()));
+    REQUIRE_OK(j->CreateTopic("t", TopicConfig{}));
+    AppendPayloads(j.get(), "t", {"a", "b", "c"});
+  }
+  const std::string data = dir.path() + "/data.mdb";
+  for (const bool remove : {false, true}) {
+    if (remove) {
+      REQUIRE(::unlink(data.c_str()) == 0);
+    } else {
+      REQUIRE(::truncate(data.c_str(), 0) == 0);
+    }
+    std::unique_ptr<Journal> j;
+    Status s = Journal::Open(TestOptions(dir.path()), &j);
+    INFO(s.ToString());
+    CHECK(s.IsDataLoss());
+    CHECK(s.ToString().find(remove ? "data.mdb is missing" : "data.mdb is empty") !=
+          std::string::npos);
+    CHECK(s.ToString().find("records are gone") != std::string::npos);
+    CHECK(s.ToString().find("Restore data.mdb from a backup") != std::string::npos);
+  }
+  // Without the instance file the directory holds no journal: a new one.
+  REQUIRE(::unlink((dir.path() + "/instance").c_str()) == 0);
+  auto j = OpenJournal(TestOptions(dir.path()));
+  CHECK(j->ListTopics().empty());
+}
+
 TEST_CASE("appends with bad input are refused before they reach the journal", "[journal][errors]") {
   TempDir dir;
   auto o = TestOptions(dir.path());
