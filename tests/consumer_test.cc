@@ -12,7 +12,6 @@
 
 #include "brook/consumer.h"
 #include "brook/producer.h"
-#include "journal/journal_format.h"
 #include "tests/raw_lmdb.h"
 #include "tests/testutil.h"
 
@@ -718,19 +717,7 @@ TEST_CASE("a damaged record in the producer's journal stops its stream with a Da
     REQUIRE(Publish(p.get(), "t", 1, 0, 10) == "");
     REQUIRE_OK(p->Close());
   }
-  // Flip one byte of offset 5's stored record, as a bad disk sector would.
-  WithRawLmdb(dir.Sub("journal"), [](MDB_txn* txn) {
-    MDB_dbi dbi;
-    REQUIRE(mdb_dbi_open(txn, journal::RecordDbName("t", 0).c_str(), 0, &dbi) == 0);
-    char key[8];
-    journal::PutU64BE(key, 5);
-    MDB_val k{8, key}, v;
-    REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
-    std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
-    value[value.size() - 4] ^= 0x10;
-    MDB_val nv{value.size(), value.data()};
-    REQUIRE(mdb_put(txn, dbi, &k, &nv, 0) == 0);
-  });
+  DamageStoredRecord(dir.Sub("journal"), "t", 0, 5, 4, 0x10);  // a payload byte
   auto p = OpenProducer(po);
   auto c = OpenConsumer(IpcConsumerOpts(dir, {"t"}));  // request_timeout 300 ms
   Collector col;

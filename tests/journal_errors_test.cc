@@ -162,19 +162,7 @@ TEST_CASE("a flipped byte in a stored record is caught by its checksum and never
     for (int i = 0; i < 10; ++i) payloads.push_back("payload number " + std::to_string(i));
     AppendPayloads(j.get(), "t", payloads);
   }
-  // Flip one payload byte of offset 5, as a bad disk sector would.
-  WithRawLmdb(dir.path(), [](MDB_txn* txn) {
-    MDB_dbi dbi;
-    REQUIRE(mdb_dbi_open(txn, journal::RecordDbName("t", 0).c_str(), 0, &dbi) == 0);
-    char key[8];
-    journal::PutU64BE(key, 5);
-    MDB_val k{8, key}, v;
-    REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
-    std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
-    value[value.size() - 8] ^= 0x04;
-    MDB_val nv{value.size(), value.data()};
-    REQUIRE(mdb_put(txn, dbi, &k, &nv, 0) == 0);
-  });
+  DamageStoredRecord(dir.path(), "t", 0, 5, 8, 0x04);  // a payload byte of offset 5
   auto j = OpenJournal(TestOptions(dir.path()));
   RecordBatch b;
   // A read from before the damage stops just before it.

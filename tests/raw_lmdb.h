@@ -10,6 +10,8 @@
 
 #include <string>
 
+#include "journal/journal_format.h"
+
 namespace brook::test {
 
 // Opens the LMDB environment in `dir` with `maxdbs` database slots and runs
@@ -26,6 +28,26 @@ void WithRawLmdb(const std::string& dir, Fn fn, unsigned maxdbs = 64) {
   fn(txn);
   REQUIRE(mdb_txn_commit(txn) == 0);
   mdb_env_close(env);
+}
+
+// XORs `mask` into byte `from_end` bytes before the end of the stored record
+// at `offset` of topic/partition in the closed journal in `dir`, as a bad
+// disk sector would change it.
+inline void DamageStoredRecord(const std::string& dir, const std::string& topic, uint32_t partition,
+                               uint64_t offset, size_t from_end, unsigned char mask) {
+  WithRawLmdb(dir, [&](MDB_txn* txn) {
+    MDB_dbi dbi;
+    REQUIRE(mdb_dbi_open(txn, journal::RecordDbName(topic, partition).c_str(), 0, &dbi) == 0);
+    char key[8];
+    journal::PutU64BE(key, offset);
+    MDB_val k{8, key}, v;
+    REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
+    std::string value(static_cast<const char*>(v.mv_data), v.mv_size);
+    REQUIRE(from_end <= value.size());
+    value[value.size() - from_end] = static_cast<char>(value[value.size() - from_end] ^ mask);
+    MDB_val nv{value.size(), value.data()};
+    REQUIRE(mdb_put(txn, dbi, &k, &nv, 0) == 0);
+  });
 }
 
 }  // namespace brook::test
