@@ -848,9 +848,28 @@ void LmdbGroup(const Options& o) {
 
   // Key: mode index, size, batch.
   std::map<std::tuple<size_t, int, int>, std::vector<double>> rates;
-  std::vector<double> p50, p99, p999;
-  std::vector<double> g50, g99, g999;
-  std::vector<double> q50, q99, q999;  // pipelined
+  // p50 / p99 / p999 of each run's 100 B fsync latencies, emitted as three
+  // figures named `name`.
+  struct Percentiles {
+    explicit Percentiles(std::string n) : name(std::move(n)) {}
+    std::string name;
+    std::vector<double> p50, p99, p999;
+    void Add(std::vector<double>* lat, int run, const std::string& label) {
+      p50.push_back(Quantile(lat, 0.50));
+      p99.push_back(Quantile(lat, 0.99));
+      p999.push_back(Quantile(lat, 0.999));
+      std::fprintf(stderr, "   run %d %s: p50 %.1f p99 %.1f p999 %.1f us\n", run, label.c_str(),
+                   p50.back(), p99.back(), p999.back());
+    }
+    void EmitAll() const {
+      Emit("lmdb", "lmdb", name, 100, "fsync", "p50", "us", p50);
+      Emit("lmdb", "lmdb", name, 100, "fsync", "p99", "us", p99);
+      Emit("lmdb", "lmdb", name, 100, "fsync", "p999", "us", p999);
+    }
+  };
+  Percentiles one{"one synchronous commit"};
+  Percentiles group{"group commit at 10k/s arrivals"};
+  Percentiles pipelined{"pipelined group commit at 10k/s arrivals"};
   const int arrivals = o.quick ? 2000 : 20000;
   for (int r = 0; r < o.runs; ++r) {
     for (size_t m = 0; m < modes.size(); ++m) {
@@ -864,27 +883,12 @@ void LmdbGroup(const Options& o) {
       }
     }
     std::vector<double> lat = SyncCommitLatencies(base, commits);
-    p50.push_back(Quantile(&lat, 0.50));
-    p99.push_back(Quantile(&lat, 0.99));
-    p999.push_back(Quantile(&lat, 0.999));
-    std::fprintf(stderr, "   run %d one synchronous commit x%d: p50 %.1f p99 %.1f p999 %.1f us\n",
-                 r + 1, commits, p50.back(), p99.back(), p999.back());
+    one.Add(&lat, r + 1, "one synchronous commit x" + std::to_string(commits));
+    const std::string n = std::to_string(arrivals);
     lat = GroupCommitLatencies(base, 10000, arrivals, false);
-    g50.push_back(Quantile(&lat, 0.50));
-    g99.push_back(Quantile(&lat, 0.99));
-    g999.push_back(Quantile(&lat, 0.999));
-    std::fprintf(stderr,
-                 "   run %d group commit, arrivals at 10k/s x%d: p50 %.1f p99 %.1f p999 %.1f us\n",
-                 r + 1, arrivals, g50.back(), g99.back(), g999.back());
+    group.Add(&lat, r + 1, "group commit, arrivals at 10k/s x" + n);
     lat = GroupCommitLatencies(base, 10000, arrivals, true);
-    q50.push_back(Quantile(&lat, 0.50));
-    q99.push_back(Quantile(&lat, 0.99));
-    q999.push_back(Quantile(&lat, 0.999));
-    std::fprintf(
-        stderr,
-        "   run %d pipelined group commit (syncer thread), arrivals at 10k/s x%d: p50 %.1f "
-        "p99 %.1f p999 %.1f us\n",
-        r + 1, arrivals, q50.back(), q99.back(), q999.back());
+    pipelined.Add(&lat, r + 1, "pipelined group commit (syncer thread), arrivals at 10k/s x" + n);
   }
   for (size_t m = 0; m < modes.size(); ++m) {
     for (int size : sizes) {
@@ -894,19 +898,7 @@ void LmdbGroup(const Options& o) {
       }
     }
   }
-  for (auto& [metric, s] :
-       {std::make_pair("p50", &p50), std::make_pair("p99", &p99), std::make_pair("p999", &p999)}) {
-    Emit("lmdb", "lmdb", "one synchronous commit", 100, "fsync", metric, "us", *s);
-  }
-  for (auto& [metric, s] :
-       {std::make_pair("p50", &g50), std::make_pair("p99", &g99), std::make_pair("p999", &g999)}) {
-    Emit("lmdb", "lmdb", "group commit at 10k/s arrivals", 100, "fsync", metric, "us", *s);
-  }
-  for (auto& [metric, s] :
-       {std::make_pair("p50", &q50), std::make_pair("p99", &q99), std::make_pair("p999", &q999)}) {
-    Emit("lmdb", "lmdb", "pipelined group commit at 10k/s arrivals", 100, "fsync", metric, "us",
-         *s);
-  }
+  for (const Percentiles* p : {&one, &group, &pipelined}) p->EmitAll();
 }
 
 void Usage(const char* argv0) {

@@ -112,6 +112,13 @@ Status JournalImpl::Init() {
   if (!s.ok()) return s;
   s = LoadOrCreateMetadata(created);
   if (!s.ok()) return s;
+  // The open may map more than appends may use (room for its own metadata
+  // write): they start under their ceiling, which LMDB raises to what the
+  // file already uses.
+  if (map_size_ > AppendCeiling()) {
+    s = SetMapSize(AppendCeiling());
+    if (!s.ok()) return s;
+  }
   // Retention trusts the wall clock as it finds it at open, and measures its
   // jumps from here on (TrackWallClock).
   clock_seen_wall_ = Now();
@@ -129,9 +136,6 @@ Status JournalImpl::OpenEnvironment(bool* created) {
   } else {
     *created = true;
   }
-  // Truncated to nothing (JournalGone).
-  if (file_size == 0 && ReadInstanceFile(options_.path) != 0)
-    return JournalGone(options_.path, *created ? "missing" : "empty");
 
   int rc = mdb_env_create(&env_);
   if (rc != 0) return LmdbStatus(rc, "creating the LMDB environment", options_.path);
@@ -511,7 +515,7 @@ Status JournalImpl::Close() {
   // next open that the last epoch ended in a crash (its start would not be
   // recorded, and consumers would not learn of a lost tail).
   const bool opened = writer_.joinable();
-  if (writer_.joinable()) writer_.join();
+  if (opened) writer_.join();
   Status result;
   if (env_ && !opened) {
     mdb_env_close(env_);
@@ -712,13 +716,14 @@ Status Journal::Open(const JournalOptions& options, std::unique_ptr<Journal>* ou
   }
 
   const std::string data_file = opts.path + "/data.mdb";
-  if (stat(data_file.c_str(), &st) != 0) {
+  const bool data_exists = stat(data_file.c_str(), &st) == 0;
+  if ((!data_exists || st.st_size == 0) && journal::ReadInstanceFile(opts.path) != 0)
+    return journal::JournalGone(opts.path, data_exists ? "empty" : "missing");
+  if (!data_exists) {
     std::vector<std::string> names;
     s = journal::ListDir(opts.path, &names);
     if (!s.ok()) return s;
     for (const std::string& n : names) {
-      if (n == journal::kInstanceFileName && journal::ReadInstanceFile(opts.path) != 0)
-        return journal::JournalGone(opts.path, "missing");
       if (n != journal::kLockFileName && n != "lock.mdb")
         return Status::FailedPrecondition("directory " + opts.path +
                                           " is not empty and holds no brook journal (found '" + n +

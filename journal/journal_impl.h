@@ -244,7 +244,6 @@ class JournalImpl final : public Journal {
   // others, and appends fail until a commit after full_txnid_ (leader only).
   bool appends_full_ = false;
   uint64_t full_txnid_ = 0;
-  bool ceiling_applied_ = false;  // CommitGroup brought the map under AppendCeiling
   uint32_t partition_count_ = 0;  // leader only (and Init)
 
   // Readers hold this shared for the life of a read transaction; the writer

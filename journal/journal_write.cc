@@ -258,13 +258,6 @@ void JournalImpl::CommitGroup(std::vector<PendingAppend*>* group) {
     std::lock_guard<std::mutex> lk(mu_);
     status = fatal_;
   }
-  if (!ceiling_applied_ && status.ok()) {
-    // The open may map more than appends may use (room for its own
-    // metadata write): they start under their ceiling, which LMDB raises to
-    // what the file already uses.
-    ceiling_applied_ = true;
-    if (map_size_ > AppendCeiling()) status = SetMapSize(AppendCeiling());
-  }
   while (status.ok()) {
     if (appends_full_) {
       // Appends stopped at their ceiling (GrowMap). Once something else has

@@ -153,8 +153,6 @@ struct Streams {
   }
 };
 
-// Pumps for `d`; a child that died by itself is a violation.
-
 // After the round, with every child gone: the journal as the producer left
 // it must still hold every record (retention removed nothing), with
 // timestamps that never decrease, and one stamped at least `ahead_ns`.

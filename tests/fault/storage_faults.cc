@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -769,12 +770,8 @@ RoundResult CorruptJournal(const RoundConfig& c) {
   r.notes.push_back(s.p.durability + ", " + std::to_string(s.p.count) + " records per stream; " +
                     Damage(s.p.journal + "/data.mdb", kJournalHarms, s.rng));
   const std::string pristine = c.scratch + "/damaged-data";
-  mkdir(pristine.c_str(), 0755);
-  {
-    std::ifstream in(s.p.journal + "/data.mdb", std::ios::binary);
-    std::ofstream out(pristine + "/data.mdb", std::ios::binary);
-    out << in.rdbuf();
-  }
+  std::filesystem::create_directories(pristine);
+  std::filesystem::copy_file(s.p.journal + "/data.mdb", pristine + "/data.mdb");
   if (s.rng() % 2) r.notes.push_back(Damage(s.p.journal + "/lock.mdb", kAllHarms, s.rng));
   const size_t notes_before = r.notes.size();
   s.cl.producer_spec(0).count = 100;
